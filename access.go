@@ -1,0 +1,112 @@
+package stauth
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// accessRules decide which logged-in users may pass: allow_emails and
+// allow_claim. No rules let every logged-in user pass.
+type accessRules struct {
+	// emails are exact addresses and domains are "@example.com" suffixes,
+	// all lower case.
+	emails  []string
+	domains []string
+	claims  []ClaimRule
+}
+
+// newAccessRules checks and prepares allow_emails and allow_claim.
+func newAccessRules(emails []string, claims []ClaimRule) (accessRules, error) {
+	var a accessRules
+	for _, e := range emails {
+		local, domain, ok := strings.Cut(strings.ToLower(e), "@")
+		if !ok || local == "" || domain == "" || strings.ContainsAny(domain, "@*") || strings.ContainsFunc(e, isSpaceOrControl) || (strings.Contains(local, "*") && local != "*") {
+			return a, fmt.Errorf("stauth: allow_emails: %q is neither an email address nor *@domain", e)
+		}
+		if local == "*" {
+			a.domains = append(a.domains, "@"+domain)
+		} else {
+			a.emails = append(a.emails, local+"@"+domain)
+		}
+	}
+	for _, c := range claims {
+		if c.Claim == "" || len(c.Values) == 0 {
+			return a, fmt.Errorf("stauth: allow_claim needs a claim name and at least one value, like: allow_claim groups admins")
+		}
+	}
+	a.claims = claims
+	return a, nil
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+
+// allows tells whether the session's user passes every rule.
+func (a accessRules) allows(s *session) bool {
+	if (len(a.emails) > 0 || len(a.domains) > 0) && !a.allowsEmail(s) {
+		return false
+	}
+	for _, rule := range a.claims {
+		if !claimHolds(s.allClaims()[rule.Claim], rule.Values) {
+			return false
+		}
+	}
+	return true
+}
+
+// allowsEmail matches the session's email against allow_emails; an email the
+// provider says is not verified never matches.
+func (a accessRules) allowsEmail(s *session) bool {
+	if s.email == "" || s.emailVerified == "false" {
+		return false
+	}
+	email := strings.ToLower(s.email)
+	for _, e := range a.emails {
+		if email == e {
+			return true
+		}
+	}
+	at := strings.LastIndexByte(email, '@')
+	for _, d := range a.domains {
+		if at >= 0 && email[at:] == d {
+			return true
+		}
+	}
+	return false
+}
+
+// claimHolds tells whether a claim value, or one item of a list claim, is
+// one of values.
+func claimHolds(claim any, values []string) bool {
+	if list, ok := claim.([]any); ok {
+		for _, item := range list {
+			if claimHolds(item, values) {
+				return true
+			}
+		}
+		return false
+	}
+	text, ok := scalarText(claim)
+	if !ok {
+		return false
+	}
+	for _, v := range values {
+		if text == v {
+			return true
+		}
+	}
+	return false
+}
+
+// scalarText renders a JSON string, number or boolean as text.
+func scalarText(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	case bool:
+		return strconv.FormatBool(v), true
+	}
+	return "", false
+}

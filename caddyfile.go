@@ -1,0 +1,140 @@
+package stauth
+
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterDirective("stauth", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("stauth", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseCaddyfile reads the stauth directive. Its first argument may be a
+// matcher (* or @name); a path matcher is refused because the secrets path
+// may itself start with /. With a matcher, the route also matches stauth's
+// own endpoints, so a login can finish whatever the matcher covers.
+func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	h.Next()
+	args := h.RemainingArgs()
+	h.Reset()
+	var matcher caddy.ModuleMap
+	if len(args) == 2 && (args[0] == "*" || strings.HasPrefix(args[0], "@")) {
+		h.Next()
+		var err error
+		if matcher, err = h.ExtractMatcherSet(); err != nil {
+			return nil, err
+		}
+	} else if len(args) == 2 && strings.HasPrefix(args[0], "/") {
+		return nil, h.Errf("stauth: %q looks like a path matcher, but stauth's argument is the path of secrets.toml, which may start with / too; "+
+			"name the matcher instead: @protected path %s, then stauth @protected %s", args[0], args[0], args[1])
+	}
+	s := new(Stauth)
+	if err := s.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	// Read secrets.toml now, so that caddy adapt refuses a bad one too.
+	checked := *s
+	checked.setDefaults()
+	if err := checked.readSecrets(); err != nil {
+		return nil, h.Errf("%v", err)
+	}
+	routes := h.NewRoute(matcher, s)
+	if matcher != nil {
+		route := routes[0].Value.(caddyhttp.Route)
+		endpoints := caddyhttp.MatchPath{checked.LoginPath, checked.callbackPath, checked.LogoutPath, checked.UserPath}
+		route.MatcherSetsRaw = append(route.MatcherSetsRaw, caddy.ModuleMap{"path": h.JSON(endpoints)})
+		routes[0].Value = route
+	}
+	return routes, nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	stauth [<matcher>] <path/to/secrets.toml> {
+//	    login_path   <path>                  # default /auth/login
+//	    logout_path  <path>                  # default /auth/logout
+//	    user_path    <path>                  # default /auth/user
+//	    anonymous                            # let requests without a session through, logged out
+//	    allow_emails <email|*@domain> ...    # default: every logged-in user
+//	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
+//	    session_ttl  <duration>              # default 30d
+//	}
+//
+// The matcher, when given, is * or a named matcher (@name); a path matcher
+// must be named, because the secrets path may start with / too. The callback
+// is the path of redirect_uri in secrets.toml (Streamlit's is
+// /oauth2callback). A relative secrets path is read from Caddy's working
+// directory.
+func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if !d.NextArg() {
+		return d.Err("stauth: the path of secrets.toml is missing: stauth <path/to/secrets.toml>")
+	}
+	s.SecretsFile = d.Val()
+	if d.NextArg() {
+		return d.Errf("stauth: unexpected argument %q: stauth takes one path (and an optional matcher before it)", d.Val())
+	}
+	for d.NextBlock(0) {
+		if err := s.unmarshalOption(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalOption reads one line of the stauth block.
+func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
+	option := d.Val()
+	args := d.RemainingArgs()
+	one := func(target *string) error {
+		if len(args) != 1 {
+			return d.Errf("stauth: %s takes one value", option)
+		}
+		*target = args[0]
+		return nil
+	}
+	switch option {
+	case "login_path":
+		return one(&s.LoginPath)
+	case "logout_path":
+		return one(&s.LogoutPath)
+	case "user_path":
+		return one(&s.UserPath)
+	case "anonymous":
+		if len(args) != 0 {
+			return d.Err("stauth: anonymous takes no value")
+		}
+		s.Anonymous = true
+	case "allow_emails":
+		if len(args) == 0 {
+			return d.Err("stauth: allow_emails needs at least one email or *@domain")
+		}
+		s.AllowEmails = append(s.AllowEmails, args...)
+	case "allow_claim":
+		if len(args) < 2 {
+			return d.Err("stauth: allow_claim needs a claim and at least one value, like: allow_claim groups admins")
+		}
+		s.AllowClaims = append(s.AllowClaims, ClaimRule{Claim: args[0], Values: args[1:]})
+	case "session_ttl":
+		var text string
+		if err := one(&text); err != nil {
+			return err
+		}
+		ttl, err := caddy.ParseDuration(text)
+		if err != nil {
+			return d.Errf("stauth: session_ttl %q is not a duration such as 12h or 30d", text)
+		}
+		s.SessionTTL = caddy.Duration(ttl)
+	default:
+		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim and session_ttl", option)
+	}
+	return nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*Stauth)(nil)

@@ -1,0 +1,236 @@
+// Package stauth is a Caddy HTTP handler that puts OpenID Connect login in
+// front of a site, configured from the secrets.toml of Streamlit's st.login.
+package stauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"golang.org/x/oauth2"
+)
+
+func init() {
+	caddy.RegisterModule(Stauth{})
+}
+
+// Default settings; the endpoint paths are Streamlit's.
+const (
+	DefaultLoginPath  = "/auth/login"
+	DefaultLogoutPath = "/auth/logout"
+	DefaultUserPath   = "/auth/user"
+	DefaultSessionTTL = 30 * 24 * time.Hour
+)
+
+// Stauth logs visitors in with OpenID Connect before letting their requests
+// through, configured from the secrets.toml that Streamlit's st.login reads.
+//
+// It answers its own endpoints (login, the callback at redirect_uri's path,
+// logout, and the user JSON) and gates every other request: with a valid
+// session the request goes on with the user's identity in the
+// `{http.auth.user.*}` placeholders; without one, a browser is sent to log in
+// and anything else gets a 401. Sessions live in encrypted cookies only, so
+// any number of Caddy instances sharing the secrets serve the same users.
+type Stauth struct {
+	// SecretsFile is the path of the Streamlit secrets.toml whose [auth]
+	// section holds redirect_uri, cookie_secret and the providers. A relative
+	// path is read from Caddy's working directory.
+	SecretsFile string `json:"secrets_file,omitempty"`
+
+	// LoginPath starts a login. Default: /auth/login (Streamlit's).
+	LoginPath string `json:"login_path,omitempty"`
+
+	// LogoutPath ends the session. Default: /auth/logout (Streamlit's).
+	LogoutPath string `json:"logout_path,omitempty"`
+
+	// UserPath answers the logged-in user as JSON, like st.user.
+	// Default: /auth/user.
+	UserPath string `json:"user_path,omitempty"`
+
+	// Anonymous lets requests without a session through, logged out, instead
+	// of sending them to log in. The placeholders then say is_logged_in false.
+	Anonymous bool `json:"anonymous,omitempty"`
+
+	// AllowEmails, when set, lets in only users whose email is listed, as
+	// user@example.com or *@example.com (that domain, not its subdomains).
+	// Matching ignores case; an email with email_verified false never matches.
+	// Others get a 403 page.
+	AllowEmails []string `json:"allow_emails,omitempty"`
+
+	// AllowClaims, when set, lets in only users who pass every rule.
+	AllowClaims []ClaimRule `json:"allow_claims,omitempty"`
+
+	// SessionTTL is how long a login lasts. Default: 30 days (Streamlit's).
+	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
+
+	secrets       *secrets
+	providers     map[string]*provider
+	providerOrder []*provider
+	sessions      *sealer
+	logins        *sealer
+	cookies       cookieJar
+	callbackPath  string
+	rules         accessRules
+	logger        *zap.Logger
+	client        *http.Client
+	cancel        context.CancelFunc
+}
+
+// ClaimRule lets a user in when a claim holds one of the values; for a claim
+// that is a list (such as groups), when the list holds one of them.
+type ClaimRule struct {
+	// Claim is the claim's name, such as groups or roles.
+	Claim string `json:"claim"`
+	// Values are the accepted values.
+	Values []string `json:"values"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Stauth) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.stauth",
+		New: func() caddy.Module { return new(Stauth) },
+	}
+}
+
+// Provision reads secrets.toml, derives the cookie keys and prepares the
+// providers; discovery starts in the background and never blocks start-up.
+func (s *Stauth) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	s.setDefaults()
+	if s.SecretsFile == "" {
+		return errors.New("stauth: the path of secrets.toml is missing (stauth <path/to/secrets.toml>)")
+	}
+	if err := s.readSecrets(); err != nil {
+		return err
+	}
+	for _, w := range s.secrets.warnings {
+		s.logger.Warn(w)
+	}
+	s.warnAboutFile()
+	var err error
+	if s.rules, err = newAccessRules(s.AllowEmails, s.AllowClaims); err != nil {
+		return err
+	}
+	if s.sessions, err = newSealer(s.secrets.cookieSecrets, purposeSession); err != nil {
+		return err
+	}
+	if s.logins, err = newSealer(s.secrets.cookieSecrets, purposeLogin); err != nil {
+		return err
+	}
+	s.setUpProviders(ctx)
+	return nil
+}
+
+func (s *Stauth) setDefaults() {
+	if s.LoginPath == "" {
+		s.LoginPath = DefaultLoginPath
+	}
+	if s.LogoutPath == "" {
+		s.LogoutPath = DefaultLogoutPath
+	}
+	if s.UserPath == "" {
+		s.UserPath = DefaultUserPath
+	}
+	if s.SessionTTL == 0 {
+		s.SessionTTL = caddy.Duration(DefaultSessionTTL)
+	}
+}
+
+// warnAboutFile warns when secrets.toml is readable by every user.
+func (s *Stauth) warnAboutFile() {
+	if info, err := os.Stat(s.SecretsFile); err == nil && info.Mode().Perm()&0o004 != 0 {
+		s.logger.Warn("the secrets file is readable by every user of this machine; restrict it with chmod 600",
+			zap.String("file", s.SecretsFile))
+	}
+	if len(s.secrets.cookieSecrets[0]) < 32 {
+		s.logger.Warn("cookie_secret is shorter than 32 characters: Streamlit's login links (st.login) cannot be verified with it, since HS256 needs a 256-bit key; make one with `openssl rand -hex 32`",
+			zap.String("file", s.SecretsFile))
+	}
+}
+
+// readSecrets reads secrets.toml, then finds the callback path in
+// redirect_uri and the cookie settings that follow from its scheme.
+func (s *Stauth) readSecrets() error {
+	sec, err := loadSecrets(s.SecretsFile)
+	if err != nil {
+		return err
+	}
+	s.secrets = sec
+	u, err := url.Parse(strings.ReplaceAll(sec.redirectURI, "{port}", "1"))
+	if err != nil {
+		return err
+	}
+	s.callbackPath = u.Path
+	for key, path := range map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath} {
+		if path == s.callbackPath {
+			return &secretsError{file: s.SecretsFile, section: "auth", msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, key)}
+		}
+	}
+	s.cookies = newCookieJar(u.Scheme == "https", time.Duration(s.SessionTTL))
+	return nil
+}
+
+// setUpProviders prepares every provider and starts discovering them in the
+// background, so the first login need not wait.
+func (s *Stauth) setUpProviders(ctx caddy.Context) {
+	base, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.client = newProviderClient()
+	clientCtx := context.WithValue(base, oauth2.HTTPClient, s.client)
+	s.providers = make(map[string]*provider, len(s.secrets.providers))
+	for _, pc := range s.secrets.providers {
+		p := newProvider(clientCtx, pc)
+		s.providers[pc.name] = p
+		s.providerOrder = append(s.providerOrder, p)
+		go func() {
+			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Warn("provider not reachable yet; stauth will try again at the next login", zap.Error(err))
+			}
+		}()
+	}
+}
+
+// Validate checks the settings that do not come from secrets.toml.
+func (s *Stauth) Validate() error {
+	paths := map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath}
+	seen := map[string]string{}
+	for key, path := range paths {
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("stauth: %s %q must be a path starting with /", key, path)
+		}
+		if other, dup := seen[path]; dup {
+			return fmt.Errorf("stauth: %s and %s are both %s; give each its own path", key, other, path)
+		}
+		seen[path] = key
+	}
+	if s.SessionTTL < caddy.Duration(time.Minute) {
+		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))
+	}
+	return nil
+}
+
+// Cleanup stops background discovery and closes idle provider connections.
+func (s *Stauth) Cleanup() error {
+	if s.cancel != nil {
+		s.cancel()
+		s.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Stauth)(nil)
+	_ caddy.Validator             = (*Stauth)(nil)
+	_ caddy.CleanerUpper          = (*Stauth)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Stauth)(nil)
+)

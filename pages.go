@@ -1,0 +1,80 @@
+package stauth
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+)
+
+//go:embed pages/page.html pages/page.css
+var pageFiles embed.FS
+
+// pageTemplate is the one template every stauth page shares.
+var pageTemplate = template.Must(template.ParseFS(pageFiles, "pages/page.html"))
+
+// pageStyle is the pages' only style sheet, inlined and allowed by its hash.
+var pageStyle = func() string {
+	css, err := pageFiles.ReadFile("pages/page.css")
+	if err != nil {
+		panic(err)
+	}
+	return string(css)
+}()
+
+// pageCSP lets a page use its own inline style and nothing else: no scripts,
+// no external resources, no framing.
+var pageCSP = func() string {
+	sum := sha256.Sum256([]byte(pageStyle))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; img-src data:; base-uri 'none'; frame-ancestors 'none'"
+}()
+
+// page is what one stauth page shows.
+type page struct {
+	Title      string
+	Paragraphs []string
+	// Detail is a technical hint, such as the error code a provider sent.
+	Detail string
+	// Choices are the providers of the chooser page.
+	Choices []link
+	// Links are the page's actions, such as "Try again".
+	Links []link
+	// LogoutAction, when set, shows a sign-out button posting there.
+	LogoutAction string
+}
+
+// link is a button-styled link.
+type link struct {
+	Href    string
+	Label   string
+	Primary bool
+}
+
+// Style returns the page's style sheet for the template.
+func (page) Style() template.CSS { return template.CSS(pageStyle) }
+
+// setAuthHeaders marks a response of stauth's own: never stored by a cache,
+// never framed, never sending a Referer onward.
+func setAuthHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// writePage renders p with the given status.
+func writePage(w http.ResponseWriter, status int, p page) error {
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, p); err != nil {
+		return err
+	}
+	setAuthHeaders(w.Header())
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
