@@ -23,9 +23,6 @@ import (
 const (
 	providerTimeout     = 10 * time.Second
 	maxProviderResponse = 1 << 20
-	// discoveryRetryAfter is how long a failed discovery is remembered before
-	// the next login tries again.
-	discoveryRetryAfter = 2 * time.Second
 	// maxClockSkew is how far in the future an ID token's iat may be.
 	maxClockSkew = 5 * time.Minute
 )
@@ -44,10 +41,17 @@ type provider struct {
 	// as the module.
 	ctx context.Context
 
-	mu      sync.Mutex
-	found   *discovered
-	failure error
-	failed  time.Time
+	mu       sync.Mutex
+	found    *discovered
+	inflight *discovery
+}
+
+// discovery is one fetch of the discovery document, shared by every login
+// that waits for it.
+type discovery struct {
+	done   chan struct{}
+	result *discovered
+	err    error
 }
 
 // discovered is what a provider's metadata tells.
@@ -130,24 +134,43 @@ func newProvider(ctx context.Context, pc providerConfig) *provider {
 	return &provider{providerConfig: pc, ctx: ctx}
 }
 
-// discover returns the provider's metadata, fetching it when it has not been
-// fetched yet and the last failure is not too recent.
+// discover returns the provider's metadata. Until a discovery succeeds,
+// every call starts one (or joins the one under way), so a provider that was
+// down is used as soon as it is back.
 func (p *provider) discover(ctx context.Context) (*discovered, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.found != nil {
+		p.mu.Unlock()
 		return p.found, nil
 	}
-	if p.failure != nil && time.Since(p.failed) < discoveryRetryAfter {
-		return nil, p.failure
+	call := p.inflight
+	if call == nil {
+		call = &discovery{done: make(chan struct{})}
+		p.inflight = call
+		go p.runDiscovery(call)
 	}
-	found, err := p.fetchMetadata(ctx)
-	if err != nil {
-		p.failure, p.failed = fmt.Errorf("discovery of provider %q from %s: %w", p.name, p.metadataURL, err), time.Now()
-		return nil, p.failure
+	p.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.result, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	p.found, p.failure = found, nil
-	return found, nil
+}
+
+// runDiscovery fetches the metadata for everyone waiting on call.
+func (p *provider) runDiscovery(call *discovery) {
+	call.result, call.err = p.fetchMetadata(p.ctx)
+	if call.err != nil {
+		call.err = fmt.Errorf("discovery of provider %q from %s: %w", p.name, p.metadataURL, call.err)
+	}
+	p.mu.Lock()
+	if call.err == nil {
+		p.found = call.result
+	}
+	p.inflight = nil
+	p.mu.Unlock()
+	close(call.done)
 }
 
 // fetchMetadata reads and checks the discovery document.

@@ -1,0 +1,38 @@
+package devop
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+)
+
+// LogIn signs in the way a browser without JavaScript would: it opens
+// startURL (a protected page or stauth's login path), follows the redirects
+// to this provider's login page, submits the username and password, and
+// follows the redirects back. It returns the last response, whose body has
+// been read into body. client needs a cookie jar.
+func LogIn(client *http.Client, startURL, username, password string) (resp *http.Response, body []byte, err error) {
+	req, err := http.NewRequest(http.MethodGet, startURL, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err = client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp.Body.Close()
+	id := resp.Request.URL.Query().Get("authRequestID")
+	if resp.Request.URL.Path != "/login/username" || id == "" {
+		return nil, nil, fmt.Errorf("devop: %s did not lead to the login page but to %s (%s)", startURL, resp.Request.URL, resp.Status)
+	}
+	form := url.Values{"id": {id}, "username": {username}, "password": {password}, "action": {"login"}}
+	resp, err = client.PostForm(resp.Request.URL.ResolveReference(&url.URL{Path: "/login/username"}).String(), form)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	return resp, body, err
+}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stauth/caddy-stauth/e2e/devop"
+	"github.com/stauth/caddy-stauth/internal/testcaddy"
+)
+
+// TestLoginFlow walks the whole life of a session against a real provider:
+// protected page, login, callback, identity in placeholders, user JSON,
+// logout at the provider, logged out.
+func TestLoginFlow(t *testing.T) {
+	s := newSite(t, "")
+	client := browser(t)
+
+	resp := get(t, client, s.URL+"/page?q=1", "text/html")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/auth/login?rd=%2Fpage%3Fq%3D1" {
+		t.Fatalf("protected page: %s to %q, want 303 to the login with rd", resp.Status, resp.Header.Get("Location"))
+	}
+
+	client.Jar.SetCookies(mustURL(t, s.URL), []*http.Cookie{{Name: "app", Value: "kept"}})
+	body := s.logIn(t, client, "/page?q=1")
+	want := "id=demo-user-1 email=demo@example.com name=Dana Demo logged_in=true provider=default cookie=[app=kept]"
+	if body != want {
+		t.Fatalf("after login the page says\n%s\nwant\n%s", body, want)
+	}
+
+	user := userJSON(t, client, s.URL)
+	if user["is_logged_in"] != true || user["email"] != "demo@example.com" || user["provider"] != "default" || user["sub"] != "demo-user-1" {
+		t.Fatalf("user JSON after login: %v", user)
+	}
+	if _, has := user["tokens"]; has {
+		t.Fatalf("user JSON shows tokens that are not exposed: %v", user)
+	}
+
+	resp = get(t, client, s.URL+"/auth/logout", "text/html")
+	end, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(end.String(), s.Provider.Issuer) {
+		t.Fatalf("logout: %s to %q, want 303 to the provider's end_session_endpoint", resp.Status, resp.Header.Get("Location"))
+	}
+	q := end.Query()
+	if q.Get("id_token_hint") == "" || q.Get("client_id") != "stauth" || q.Get("post_logout_redirect_uri") != s.URL+"/oauth2callback" {
+		t.Fatalf("logout at the provider lacks id_token_hint, client_id or post_logout_redirect_uri: %v", q)
+	}
+	if len(s.sessionCookies(t, client)) != 0 {
+		t.Fatal("the session cookie survived logout")
+	}
+	final, err := client.Get(end.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	final.Body.Close()
+	if final.Request.URL.String() != s.URL+"/" || final.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("after the provider's logout the browser is at %s with %s, want %s/ asking for a login", final.Request.URL, final.Status, s.URL)
+	}
+	if user := userJSON(t, client, s.URL); user["is_logged_in"] != false || len(user) != 1 {
+		t.Fatalf("user JSON after logout: %v", user)
+	}
+	if resp := get(t, client, s.URL+"/page", "application/json"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("an API call after logout got %s, want 401", resp.Status)
+	}
+}
+
+// TestCallbackWithWrongStateIsRefused shows a callback whose state matches
+// no login of this browser is refused, with no token request and no session.
+func TestCallbackWithWrongStateIsRefused(t *testing.T) {
+	s := newSite(t, "")
+	client := browser(t)
+	resp := get(t, client, s.URL+"/auth/login", "text/html")
+	authURL, _ := url.Parse(resp.Header.Get("Location"))
+	if authURL.Query().Get("state") == "" {
+		t.Fatalf("login did not redirect to the provider with a state: %s", resp.Header.Get("Location"))
+	}
+	resp = get(t, client, s.URL+"/oauth2callback?code=anything&state=not-the-state", "text/html")
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("callback with a wrong state: %s, want 400", resp.Status)
+	}
+	if len(s.sessionCookies(t, client)) != 0 {
+		t.Fatal("a refused callback created a session")
+	}
+}
+
+// TestTamperedSessionIsNoSession flips one character of a real session
+// cookie: the site must treat the browser as logged out.
+func TestTamperedSessionIsNoSession(t *testing.T) {
+	s := newSite(t, "")
+	client := browser(t)
+	s.logIn(t, client, "/")
+	cookies := s.sessionCookies(t, client)
+	if len(cookies) != 1 {
+		t.Fatalf("want one session cookie, got %d", len(cookies))
+	}
+	c := cookies[0]
+	mid := len(c.Value) / 2
+	flipped := byte('A')
+	if c.Value[mid] == 'A' {
+		flipped = 'B'
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/", nil)
+	req.Header.Set("Cookie", c.Name+"="+c.Value[:mid]+string(flipped)+c.Value[mid+1:])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a tampered session cookie got %s, want 401", resp.Status)
+	}
+	if !deletesCookie(resp, c.Name) {
+		t.Fatalf("the tampered cookie was not deleted: %v", resp.Header["Set-Cookie"])
+	}
+}
+
+// TestProviderDownAtStart starts Caddy while the provider is down: Caddy
+// runs, a login gets a 503 page, and once the provider is up the login works
+// without a restart.
+func TestProviderDownAtStart(t *testing.T) {
+	port, opPort := testcaddy.FreePort(t), testcaddy.FreePort(t)
+	metadataURL := fmt.Sprintf("http://localhost:%d/.well-known/openid-configuration", opPort)
+	loadSite(t, port, writeSecrets(t, port, metadataURL, ""), "")
+	base := fmt.Sprintf("http://localhost:%d", port)
+	client := browser(t)
+
+	resp, err := noRedirects(client).Get(base + "/auth/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(page), "Try again") {
+		t.Fatalf("login with the provider down: %s, want a 503 page with a retry link:\n%s", resp.Status, page)
+	}
+
+	startProvider(t, port, devop.Options{Addr: fmt.Sprintf("localhost:%d", opPort)})
+	s := &site{URL: base, Port: port}
+	if body := s.logIn(t, client, "/"); !strings.Contains(body, "id=demo-user-1") {
+		t.Fatalf("after the provider came up, the page says %s", body)
+	}
+}
+
+func userJSON(t *testing.T, client *http.Client, base string) map[string]any {
+	t.Helper()
+	resp, err := client.Get(base + "/auth/user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("user JSON headers: %v", resp.Header)
+	}
+	var user map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&user); err != nil {
+		t.Fatal(err)
+	}
+	return user
+}
+
+func deletesCookie(resp *http.Response, name string) bool {
+	for _, c := range resp.Cookies() {
+		if c.Name == name && c.MaxAge < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

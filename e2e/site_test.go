@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/stauth/caddy-stauth"
+	"github.com/stauth/caddy-stauth/e2e/devop"
+	"github.com/stauth/caddy-stauth/internal/testcaddy"
+)
+
+// testCookieSecret is the cookie_secret of every test site.
+const testCookieSecret = "e2e-cookie-secret-0123456789abcdef0123456789"
+
+// site is a real Caddy with stauth in front of a page that prints the
+// identity placeholders, logging in through a real provider.
+type site struct {
+	URL      string // http://localhost:PORT
+	Port     int
+	Secrets  string // path of secrets.toml
+	Provider *devop.Provider
+}
+
+// identityPage is what the protected site answers: the placeholders, and the
+// Cookie header the next handler sees.
+const identityPage = `id={http.auth.user.id} email={http.auth.user.email} name={http.auth.user.name} logged_in={http.auth.user.is_logged_in} provider={http.auth.user.provider} cookie=[{http.request.header.Cookie}]`
+
+// startProvider runs a development provider for a site on port.
+func startProvider(t *testing.T, port int, o devop.Options) *devop.Provider {
+	t.Helper()
+	if len(o.RedirectURIs) == 0 {
+		o.RedirectURIs = []string{fmt.Sprintf("http://localhost:%d/oauth2callback", port)}
+	}
+	p, err := devop.Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// writeSecrets writes a secrets.toml for one provider and returns its path.
+func writeSecrets(t *testing.T, port int, metadataURL, extra string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secrets.toml")
+	text := fmt.Sprintf(`[auth]
+redirect_uri = "http://localhost:%d/oauth2callback"
+cookie_secret = %q
+client_id = "stauth"
+client_secret = "stauth-dev-secret"
+server_metadata_url = %q
+%s`, port, testCookieSecret, metadataURL, extra)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// loadSite runs Caddy on port with stauth (and its options) in front of the
+// identity page.
+func loadSite(t *testing.T, port int, secretsPath, options string) {
+	t.Helper()
+	testcaddy.Load(t, testcaddy.Globals(t.TempDir(), port, testcaddy.FreePort(t))+fmt.Sprintf(`
+http://localhost:%d {
+	route {
+		stauth %s {
+			%s
+		}
+		respond %q
+	}
+}
+`, port, secretsPath, options, identityPage))
+}
+
+// newSite starts a provider and a Caddy protecting the identity page.
+func newSite(t *testing.T, options string) *site {
+	t.Helper()
+	port := testcaddy.FreePort(t)
+	p := startProvider(t, port, devop.Options{})
+	s := &site{URL: fmt.Sprintf("http://localhost:%d", port), Port: port, Provider: p}
+	s.Secrets = writeSecrets(t, port, p.MetadataURL, "")
+	loadSite(t, port, s.Secrets, options)
+	return s
+}
+
+// browser is an HTTP client with a cookie jar that follows redirects.
+func browser(t *testing.T) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar}
+}
+
+// noRedirects returns a copy of client that stops at the first redirect.
+func noRedirects(client *http.Client) *http.Client {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
+}
+
+// get requests url with an Accept header, not following redirects.
+func get(t *testing.T, client *http.Client, url, accept string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := noRedirects(client).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// logIn logs the demo user in, starting at path, and returns the page body.
+func (s *site) logIn(t *testing.T, client *http.Client, path string) string {
+	t.Helper()
+	resp, body, err := devop.LogIn(client, s.URL+path, devop.DemoUser.Username, devop.DemoUser.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login ended with %s: %s", resp.Status, body)
+	}
+	return string(body)
+}
+
+// sessionCookies lists the stauth session cookies the jar holds for the site.
+func (s *site) sessionCookies(t *testing.T, client *http.Client) []*http.Cookie {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+	var out []*http.Cookie
+	for _, c := range client.Jar.Cookies(req.URL) {
+		if strings.HasPrefix(c.Name, "stauth_session") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
