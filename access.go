@@ -98,11 +98,13 @@ func claimHolds(claim any, values []string) bool {
 	return false
 }
 
-// scalarText renders a JSON string, number or boolean as text.
+// scalarText renders a string, number or boolean (of JSON or TOML) as text.
 func scalarText(v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
 		return v, true
+	case int64:
+		return strconv.FormatInt(v, 10), true
 	case float64:
 		return strconv.FormatFloat(v, 'f', -1, 64), true
 	case bool:

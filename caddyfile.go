@@ -23,6 +23,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	args := h.RemainingArgs()
 	h.Reset()
 	var matcher caddy.ModuleMap
+	if len(args) == 1 && (args[0] == "*" || strings.HasPrefix(args[0], "@")) {
+		return nil, h.Errf("stauth: the path of secrets.toml is missing after the matcher %s: stauth %s <path/to/secrets.toml>", args[0], args[0])
+	}
 	if len(args) == 2 && (args[0] == "*" || strings.HasPrefix(args[0], "@")) {
 		h.Next()
 		var err error

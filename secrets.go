@@ -7,7 +7,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -338,7 +337,7 @@ func (p *secretsParser) clientKwargs(section string, table map[string]any, pc *p
 			return
 		}
 		for key, value := range kwargs {
-			s, ok := scalarString(value)
+			s, ok := scalarText(value)
 			if !ok {
 				p.fail(section, "client_kwargs.%s must be a string, a number or a boolean", key)
 				continue
@@ -376,28 +375,4 @@ func (p *secretsParser) clientKwarg(section string, pc *providerConfig, params m
 	default:
 		params[key] = value
 	}
-}
-
-// scalarString renders a TOML string, number or boolean as text.
-func scalarString(v any) (string, bool) {
-	switch v := v.(type) {
-	case string:
-		return v, true
-	case int64:
-		return strconv.FormatInt(v, 10), true
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64), true
-	case bool:
-		return strconv.FormatBool(v), true
-	}
-	return "", false
-}
-
-// provider returns the named provider's settings.
-func (s *secrets) provider(name string) (providerConfig, bool) {
-	i := slices.IndexFunc(s.providers, func(pc providerConfig) bool { return pc.name == name })
-	if i < 0 {
-		return providerConfig{}, false
-	}
-	return s.providers[i], true
 }

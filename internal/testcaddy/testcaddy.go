@@ -88,4 +88,3 @@ func Isolate(dir string) {
 		_ = os.Setenv(v, filepath.Join(dir, v))
 	}
 }
-

@@ -1,0 +1,153 @@
+package stauth
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/stauth/caddy-stauth/internal/testcaddy"
+)
+
+// writeTestSecrets writes a secrets file into a temp dir and returns its path.
+func writeTestSecrets(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secrets.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// adaptSite adapts a site whose block is body and returns its first route.
+func adaptSite(t *testing.T, body string) (map[string]any, error) {
+	t.Helper()
+	cfg, err := testcaddy.Adapt(":8080 {\n" + body + "\n}\n")
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(string(cfg), testClientSecret) || strings.Contains(string(cfg), testCookieSecret) {
+		t.Fatalf("the adapted config shows a secret: %s", cfg)
+	}
+	var doc struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []map[string]any `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(cfg, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Apps.HTTP.Servers["srv0"].Routes[0], nil
+}
+
+func TestCaddyfileAdapts(t *testing.T) {
+	path := writeTestSecrets(t, validAuth)
+	cases := []struct {
+		name, body, handler, match string
+	}{
+		{"absolute path", "stauth " + path,
+			`{"handler":"stauth","secrets_file":"` + path + `"}`, ``},
+		{"wildcard matcher", "stauth * " + path,
+			`{"handler":"stauth","secrets_file":"` + path + `"}`, ``},
+		{"named matcher adds the endpoints", "@admin path /admin/*\nstauth @admin " + path,
+			`{"handler":"stauth","secrets_file":"` + path + `"}`,
+			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/auth/logout","/auth/user"]}]`},
+		{"every option", "@app path /app/*\nstauth @app " + path + ` {
+	login_path /in
+	logout_path /out
+	user_path /me
+	anonymous
+	allow_emails jane@example.com *@example.org
+	allow_emails john@example.com
+	allow_claim groups admins ops
+	allow_claim hd example.com
+	session_ttl 12h
+}`,
+			`{"allow_claims":[{"claim":"groups","values":["admins","ops"]},{"claim":"hd","values":["example.com"]}],"allow_emails":["jane@example.com","*@example.org","john@example.com"],"anonymous":true,"handler":"stauth","login_path":"/in","logout_path":"/out","secrets_file":"` + path + `","session_ttl":43200000000000,"user_path":"/me"}`,
+			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me"]}]`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			route, err := adaptSite(t, c.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			handlers := route["handle"].([]any)
+			handler, _ := json.Marshal(handlers[0])
+			if string(handler) != c.handler {
+				t.Fatalf("handler JSON\n%s\nwant\n%s", handler, c.handler)
+			}
+			match := ""
+			if m, ok := route["match"]; ok {
+				raw, _ := json.Marshal(m)
+				match = string(raw)
+			}
+			if match != c.match {
+				t.Fatalf("route matchers\n%s\nwant\n%s", match, c.match)
+			}
+		})
+	}
+}
+
+func TestCaddyfileErrors(t *testing.T) {
+	good := writeTestSecrets(t, validAuth)
+	bad := writeTestSecrets(t, strings.Replace(validAuth, `client_secret = "`+testClientSecret+`"`, "", 1))
+	cases := []struct {
+		name, body, want string
+	}{
+		{"no path", "stauth", "stauth: the path of secrets.toml is missing"},
+		{"only a matcher", "stauth *", "stauth: the path of secrets.toml is missing"},
+		{"path matcher", "stauth /admin/* " + good, `stauth: "/admin/*" looks like a path matcher`},
+		{"two paths", "stauth a.toml b.toml", `stauth: unexpected argument "b.toml"`},
+		{"unknown matcher", "stauth @nope " + good, "unrecognized matcher name: @nope"},
+		{"unknown option", "stauth " + good + " {\n\tlogin /x\n}", `stauth: unknown option "login"`},
+		{"option without value", "stauth " + good + " {\n\tlogin_path\n}", "stauth: login_path takes one value"},
+		{"anonymous with value", "stauth " + good + " {\n\tanonymous yes\n}", "stauth: anonymous takes no value"},
+		{"allow_claim without value", "stauth " + good + " {\n\tallow_claim groups\n}", "stauth: allow_claim needs a claim and at least one value"},
+		{"allow_emails empty", "stauth " + good + " {\n\tallow_emails\n}", "stauth: allow_emails needs at least one email"},
+		{"bad duration", "stauth " + good + " {\n\tsession_ttl forever\n}", `stauth: session_ttl "forever" is not a duration`},
+		{"bad secrets", "stauth " + bad, "[auth]: client_secret is missing"},
+		{"missing secrets", "stauth /nonexistent/secrets.toml", "/nonexistent/secrets.toml: cannot read the secrets file"},
+		{"callback is the login path", "stauth " + good + " {\n\tlogin_path /oauth2callback\n}", "redirect_uri's path /oauth2callback is also stauth's login_path"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := adaptSite(t, c.body)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		s    Stauth
+		want string
+	}{
+		{"relative login path", Stauth{LoginPath: "login"}, `login_path "login" must be a path starting with /`},
+		{"shared path", Stauth{UserPath: DefaultLogoutPath}, "are both /auth/logout"},
+		{"short session", Stauth{SessionTTL: caddy.Duration(time.Second)}, "session_ttl 1s is too short"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.s.setDefaults()
+			if err := c.s.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Validate: %v, want %q", err, c.want)
+			}
+		})
+	}
+	ok := Stauth{}
+	ok.setDefaults()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+}

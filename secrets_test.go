@@ -1,0 +1,188 @@
+package stauth
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Values that must never appear in an error message.
+const (
+	testClientSecret = "client-secret-do-not-show"
+	testCookieSecret = "cookie-secret-do-not-show-0123456789"
+)
+
+// validAuth is a complete [auth] with an unnamed provider.
+const validAuth = `[auth]
+redirect_uri = "https://app.example.com/oauth2callback"
+cookie_secret = "` + testCookieSecret + `"
+client_id = "client"
+client_secret = "` + testClientSecret + `"
+server_metadata_url = "https://accounts.example.com/.well-known/openid-configuration"
+`
+
+// sharedOnly is [auth] without a provider.
+const sharedOnly = `[auth]
+redirect_uri = "https://app.example.com/oauth2callback"
+cookie_secret = "` + testCookieSecret + `"
+`
+
+// namedProvider is a complete [auth.google].
+const namedProvider = `
+[auth.google]
+client_id = "client"
+client_secret = "` + testClientSecret + `"
+server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
+`
+
+func TestSecretsErrors(t *testing.T) {
+	cases := []struct {
+		name, toml, want string
+	}{
+		{"no auth section", `[other]` + "\nx = 1\n", `secrets.toml: the [auth] section is missing`},
+		{"auth is a value", `auth = "x"`, `secrets.toml: auth must be a section`},
+		{"redirect_uri missing", strings.Replace(validAuth, `redirect_uri = "https://app.example.com/oauth2callback"`, "", 1), `secrets.toml: [auth]: redirect_uri is missing`},
+		{"redirect_uri not a string", strings.Replace(validAuth, `"https://app.example.com/oauth2callback"`, "42", 1), `[auth]: redirect_uri must be a string`},
+		{"redirect_uri relative", strings.Replace(validAuth, `https://app.example.com/oauth2callback`, "/oauth2callback", 1), `[auth]: redirect_uri "/oauth2callback" must be an absolute URL`},
+		{"redirect_uri other scheme", strings.Replace(validAuth, `https://app.example.com`, "ftp://app.example.com", 1), `redirect_uri "ftp://app.example.com/oauth2callback" must be an absolute URL`},
+		{"redirect_uri without path", strings.Replace(validAuth, `https://app.example.com/oauth2callback`, "https://app.example.com", 1), `needs a path for the login callback`},
+		{"redirect_uri with fragment", strings.Replace(validAuth, `/oauth2callback"`, `/oauth2callback#x"`, 1), `must not have a #fragment`},
+		{"cookie_secret missing", strings.Replace(validAuth, `cookie_secret = "`+testCookieSecret+`"`, "", 1), `[auth]: cookie_secret is missing`},
+		{"cookie_secret short", strings.Replace(validAuth, testCookieSecret, "short", 1), "[auth]: cookie_secret is too short: use at least 16 characters of randomness, e.g. the output of `openssl rand -hex 32`"},
+		{"cookie_secret_previous short", validAuth + `cookie_secret_previous = ["` + testCookieSecret + `", "short"]`, `[auth]: cookie_secret_previous is too short`},
+		{"cookie_secret_previous number", validAuth + `cookie_secret_previous = 7`, `[auth]: cookie_secret_previous must be a string or a list of strings`},
+		{"expose_tokens unknown", validAuth + `expose_tokens = "refresh"`, `[auth]: expose_tokens must be "id", "access" or a list of them`},
+		{"expose_tokens list", validAuth + `expose_tokens = ["id", 3]`, `[auth]: expose_tokens must be a string or a list of strings`},
+		{"no provider", sharedOnly, `[auth]: no provider is configured`},
+		{"named client_secret missing", sharedOnly + strings.Replace(namedProvider, `client_secret = "`+testClientSecret+`"`, "", 1), `secrets.toml: [auth.google]: client_secret is missing`},
+		{"named client_id not a string", sharedOnly + strings.Replace(namedProvider, `client_id = "client"`, `client_id = 12`, 1), `[auth.google]: client_id must be a string in quotes`},
+		{"named client_id empty", sharedOnly + strings.Replace(namedProvider, `client_id = "client"`, `client_id = " "`, 1), `[auth.google]: client_id is empty`},
+		{"unnamed client_secret missing", strings.Replace(validAuth, `client_secret = "`+testClientSecret+`"`, "", 1), `[auth]: client_secret is missing`},
+		{"metadata URL relative", strings.Replace(validAuth, `https://accounts.example.com/.well-known`, "accounts.example.com/.well-known", 1), `server_metadata_url "accounts.example.com/.well-known/openid-configuration" must be an absolute URL`},
+		{"metadata URL not discovery", strings.Replace(validAuth, `/.well-known/openid-configuration`, "/", 1), `must end with /.well-known/openid-configuration`},
+		{"client_kwargs not a table", validAuth + `client_kwargs = "prompt=login"`, `[auth]: client_kwargs must be a table`},
+		{"client_kwargs owned state", validAuth + `client_kwargs = { state = "x" }`, `[auth]: client_kwargs.state is set by stauth itself for every login; remove it`},
+		{"client_kwargs owned redirect_uri", sharedOnly + namedProvider + `client_kwargs = { redirect_uri = "x" }`, `[auth.google]: client_kwargs.redirect_uri is set by stauth itself`},
+		{"client_kwargs code_challenge", validAuth + `client_kwargs = { code_challenge = "x" }`, `client_kwargs.code_challenge is set by stauth itself`},
+		{"client_kwargs plain PKCE", validAuth + `client_kwargs = { code_challenge_method = "plain" }`, `stauth always uses PKCE with S256`},
+		{"client_kwargs scope without openid", validAuth + `client_kwargs = { scope = "profile email" }`, `client_kwargs.scope must include openid`},
+		{"client_kwargs auth method", validAuth + `client_kwargs = { token_endpoint_auth_method = "private_key_jwt" }`, `token_endpoint_auth_method must be client_secret_basic or client_secret_post`},
+		{"client_kwargs list value", validAuth + `client_kwargs = { acr_values = ["a"] }`, `client_kwargs.acr_values must be a string, a number or a boolean`},
+		{"unnamed and default", validAuth + strings.Replace(namedProvider, "google", "default", 1), `the unnamed provider (client_id, … in [auth]) and [auth.default] are the same provider`},
+		{"expose_tokens in provider", sharedOnly + namedProvider + `expose_tokens = "id"`, `[auth.google]: expose_tokens belongs in [auth]`},
+		{"section in provider", sharedOnly + namedProvider + "[auth.google.extra]\nx = 1\n", `[auth.google]: extra is a section inside a provider`},
+		{"bad TOML keeps the secret", sharedOnly + "[auth.google]\nclient_id = \"c\"\nclient_secret = " + testClientSecret + "\n", `secrets.toml: line 6: not valid TOML`},
+		{"unterminated string", "[auth]\nredirect_uri = \"https://x\n", `secrets.toml: line 2: not valid TOML: strings cannot contain newlines`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parseSecrets("secrets.toml", c.toml)
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q\nwant it to contain %q", err, c.want)
+			}
+			for _, secret := range []string{testClientSecret, testCookieSecret} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("the error shows a secret: %q", err)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretsUnnamedProvider(t *testing.T) {
+	s, err := parseSecrets("secrets.toml", validAuth+`expose_tokens = ["id", "access"]`+"\n"+`cookie_secret_previous = "older-secret-0123456789"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.providers) != 1 || s.providers[0].name != "default" || s.providers[0].displayName != "default" {
+		t.Fatalf("providers: %+v", s.providers)
+	}
+	p := s.providers[0]
+	if p.clientID != "client" || p.clientSecret != testClientSecret || p.scope != "openid profile email" {
+		t.Fatalf("provider settings: %+v", p)
+	}
+	if want := [][2]string{{"prompt", "select_account"}}; !reflect.DeepEqual(p.authParams, want) {
+		t.Fatalf("auth params %v, want Streamlit's default prompt %v", p.authParams, want)
+	}
+	if !s.exposeID || !s.exposeAccess {
+		t.Fatalf("expose_tokens not read: %+v", s)
+	}
+	if want := []string{testCookieSecret, "older-secret-0123456789"}; !reflect.DeepEqual(s.cookieSecrets, want) {
+		t.Fatalf("cookie secrets %v", s.cookieSecrets)
+	}
+}
+
+func TestSecretsNamedProviders(t *testing.T) {
+	text := sharedOnly + `expose_tokens = "access"
+[auth.okta]
+client_id = "okta-client"
+client_secret = "s"
+server_metadata_url = "https://example.okta.com/.well-known/openid-configuration"
+display_name = "Okta (staff)"
+client_kwargs = { prompt = "login", login_hint = "a@example.com", max_age = 3600, hd = "example.com", scope = "openid  email groups", token_endpoint_auth_method = "client_secret_post", code_challenge_method = "S256" }
+[auth.my_idp]
+client_id = "c"
+client_secret = "s"
+server_metadata_url = "https://idp.example.com/realms/x/.well-known/openid-configuration"
+client_kwargs = { prompt = "" }
+`
+	s, err := parseSecrets("secrets.toml", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.providers) != 2 || s.providers[0].name != "my_idp" || s.providers[1].name != "okta" {
+		t.Fatalf("providers not sorted by name or missing: %+v", s.providers)
+	}
+	idp, okta := s.providers[0], s.providers[1]
+	if len(idp.authParams) != 0 {
+		t.Fatalf("an empty prompt must remove it: %v", idp.authParams)
+	}
+	want := [][2]string{{"hd", "example.com"}, {"login_hint", "a@example.com"}, {"max_age", "3600"}, {"prompt", "login"}}
+	if !reflect.DeepEqual(okta.authParams, want) {
+		t.Fatalf("okta auth params %v, want %v", okta.authParams, want)
+	}
+	if okta.scope != "openid email groups" || okta.tokenAuthMethod != "client_secret_post" || okta.displayName != "Okta (staff)" {
+		t.Fatalf("okta settings: %+v", okta)
+	}
+	if s.exposeID || !s.exposeAccess {
+		t.Fatalf("expose_tokens = \"access\" read as id=%v access=%v", s.exposeID, s.exposeAccess)
+	}
+}
+
+func TestSecretsPortPlaceholderAndWarnings(t *testing.T) {
+	text := strings.Replace(validAuth, "https://app.example.com/oauth2callback", "http://localhost:{port}/oauth2callback", 1) + "colour = \"blue\"\n"
+	s, err := parseSecrets("secrets.toml", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.redirectURI != "http://localhost:{port}/oauth2callback" {
+		t.Fatalf("redirect_uri %q", s.redirectURI)
+	}
+	if len(s.warnings) != 1 || !strings.Contains(s.warnings[0], "secrets.toml: [auth]: colour is not a key stauth knows") {
+		t.Fatalf("warnings %q", s.warnings)
+	}
+}
+
+func TestLoadSecretsFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := loadSecrets(filepath.Join(dir, "missing.toml")); err == nil || !strings.Contains(err.Error(), "missing.toml: cannot read the secrets file") {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := loadSecrets("relative/missing.toml"); err == nil || !strings.Contains(err.Error(), "a relative path is read from Caddy's working directory") {
+		t.Fatalf("missing relative file: %v", err)
+	}
+	if os.Getuid() != 0 { // root reads anything
+		path := filepath.Join(dir, "locked.toml")
+		if err := os.WriteFile(path, []byte(validAuth), 0o000); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadSecrets(path); err == nil || !strings.Contains(err.Error(), "let the user running Caddy read it") {
+			t.Fatalf("unreadable file: %v", err)
+		}
+	}
+}
