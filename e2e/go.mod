@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/stauth/caddy-stauth => ../
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/stauth/caddy-stauth v0.0.0-00010101000000-000000000000
 	github.com/zitadel/oidc/v3 v3.52.0
 	golang.org/x/text v0.44.0
@@ -55,7 +56,6 @@ require (
 	github.com/fxamacker/cbor/v2 v2.9.4 // indirect
 	github.com/go-chi/chi/v5 v5.5.0 // indirect
 	github.com/go-jose/go-jose/v3 v3.0.5 // indirect
-	github.com/go-jose/go-jose/v4 v4.1.9 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-sql-driver/mysql v1.10.1 // indirect

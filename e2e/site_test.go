@@ -47,14 +47,20 @@ func startProvider(t *testing.T, port int, o devop.Options) *devop.Provider {
 // writeSecrets writes a secrets.toml for one provider and returns its path.
 func writeSecrets(t *testing.T, port int, metadataURL, extra string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "secrets.toml")
-	text := fmt.Sprintf(`[auth]
+	return writeFile(t, fmt.Sprintf(`[auth]
 redirect_uri = "http://localhost:%d/oauth2callback"
 cookie_secret = %q
 client_id = "stauth"
 client_secret = "stauth-dev-secret"
 server_metadata_url = %q
-%s`, port, testCookieSecret, metadataURL, extra)
+%s`, port, testCookieSecret, metadataURL, extra))
+}
+
+// writeFile writes a secrets file (readable by its owner only) into a temp
+// dir and returns its path.
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secrets.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +71,13 @@ server_metadata_url = %q
 // identity page.
 func loadSite(t *testing.T, port int, secretsPath, options string) {
 	t.Helper()
+	loadSitePage(t, port, secretsPath, options, identityPage)
+}
+
+// loadSitePage runs Caddy on port with stauth in front of a page answering
+// body, placeholders replaced.
+func loadSitePage(t *testing.T, port int, secretsPath, options, body string) {
+	t.Helper()
 	testcaddy.Load(t, testcaddy.Globals(t.TempDir(), port, testcaddy.FreePort(t))+fmt.Sprintf(`
 http://localhost:%d {
 	route {
@@ -74,7 +87,7 @@ http://localhost:%d {
 		respond %q
 	}
 }
-`, port, secretsPath, options, identityPage))
+`, port, secretsPath, options, body))
 }
 
 // newSite starts a provider and a Caddy protecting the identity page.

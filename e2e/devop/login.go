@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // LogIn signs in the way a browser without JavaScript would: it opens
@@ -28,7 +29,13 @@ func LogIn(client *http.Client, startURL, username, password string) (resp *http
 		return nil, nil, fmt.Errorf("devop: %s did not lead to the login page but to %s (%s)", startURL, resp.Request.URL, resp.Status)
 	}
 	form := url.Values{"id": {id}, "username": {username}, "password": {password}, "action": {"login"}}
-	resp, err = client.PostForm(resp.Request.URL.ResolveReference(&url.URL{Path: "/login/username"}).String(), form)
+	req, err = http.NewRequest(http.MethodPost, resp.Request.URL.ResolveReference(&url.URL{Path: "/login/username"}).String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err = client.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
