@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/stauth/caddy-stauth/internal/testcaddy"
 )
 
@@ -149,5 +150,26 @@ func TestValidate(t *testing.T) {
 	ok.setDefaults()
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
+	}
+}
+
+// TestCaddyfileExample keeps Caddyfile.example true: it adapts, formatted,
+// once its secrets paths point at a real file.
+func TestCaddyfileExample(t *testing.T) {
+	example, err := os.ReadFile("Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if formatted := caddyfile.Format(example); string(formatted) != string(example) {
+		t.Fatalf("Caddyfile.example is not formatted as caddy fmt would:\n%s", formatted)
+	}
+	path := writeTestSecrets(t, validAuth)
+	text := strings.NewReplacer("/etc/caddy/secrets.toml", path, ".streamlit/secrets.toml", path).Replace(string(example))
+	cfg, err := testcaddy.Adapt(text)
+	if err != nil {
+		t.Fatalf("Caddyfile.example does not adapt: %v", err)
+	}
+	if n := strings.Count(string(cfg), `"handler":"stauth"`); n != 4 {
+		t.Fatalf("Caddyfile.example has %d stauth handlers after adapting, want 4", n)
 	}
 }

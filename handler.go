@@ -88,12 +88,19 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		return nil
 	}
 	if s.needsRefresh(sess) {
-		if err := s.refresh(r.Context(), sess); err != nil {
-			s.logger.Info("session ended: the access token could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
+		err := s.refresh(r.Context(), sess)
+		switch {
+		case err == nil:
+			stale = true
+		case time.Now().Unix() < sess.accessExpires:
+			// Another request may have used the refresh token first; the
+			// access token still works, so the session goes on.
+			s.logger.Debug("access token refresh failed; trying again on the next request", zap.String("sub", sess.sub), zap.Error(err))
+		default:
+			s.logger.Info("session ended: the access token expired and could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
 			s.cookies.deleteSession(w, r)
 			return nil
 		}
-		stale = true
 	}
 	if stale {
 		if sealed, err := sealSession(s.sessions, sess, s.secrets.exposeID); err == nil {

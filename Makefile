@@ -1,0 +1,40 @@
+# stauth: the README's two commands are `make demo` and `make test`.
+.PHONY: demo test lint unit e2e fuzz bench caddy clean
+
+# demo runs a local development OpenID provider and Caddy with stauth in
+# front of a page; it prints the URL and the demo credentials.
+demo:
+	cd e2e && go run ./cmd/demo
+
+# test runs everything CI runs: formatting and vet, the plugin's tests, the
+# end-to-end tests (real Caddy, real providers, Chromium), and short fuzzing.
+test: lint unit e2e fuzz
+
+lint:
+	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	cd e2e && go vet ./...
+
+unit:
+	go test -race -count=1 ./...
+
+e2e:
+	cd e2e && go test -race -count=1 -timeout 20m ./...
+
+FUZZTIME ?= 5s
+fuzz:
+	go test -run='^$$' -fuzz='^FuzzOpenSession$$' -fuzztime=$(FUZZTIME) .
+	go test -run='^$$' -fuzz='^FuzzSafeReturnTo$$' -fuzztime=$(FUZZTIME) .
+	go test -run='^$$' -fuzz='^FuzzParseSecrets$$' -fuzztime=$(FUZZTIME) .
+
+# bench runs the Go benchmarks and the load test against plain Caddy.
+bench:
+	go test -run='^$$' -bench=. -benchmem .
+	cd e2e && go run ./cmd/loadtest
+
+# caddy builds Caddy with the standard modules and stauth into ./caddy.
+caddy:
+	go build -o caddy ./cmd/caddy
+
+clean:
+	rm -rf caddy e2e/artifacts
