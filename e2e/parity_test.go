@@ -120,13 +120,7 @@ func TestStreamlitLoginLink(t *testing.T) {
 func TestPortPlaceholder(t *testing.T) {
 	port := testcaddy.FreePort(t)
 	p := startProvider(t, port, devop.Options{})
-	secrets := writeFile(t, fmt.Sprintf(`[auth]
-redirect_uri = "http://localhost:{port}/oauth2callback"
-cookie_secret = %q
-client_id = "stauth"
-client_secret = "stauth-dev-secret"
-server_metadata_url = %q
-`, testCookieSecret, p.MetadataURL))
+	secrets := writeFile(t, secretsFor("http://localhost:{port}/oauth2callback", testCookieSecret, p.MetadataURL, ""))
 	loadSite(t, port, secrets, "")
 	base := fmt.Sprintf("http://localhost:%d", port)
 
@@ -253,14 +247,7 @@ func TestCookieSecretRotation(t *testing.T) {
 	port := testcaddy.FreePort(t)
 	p := startProvider(t, port, devop.Options{})
 	secretsWith := func(secret, previous string) string {
-		return writeFile(t, fmt.Sprintf(`[auth]
-redirect_uri = "http://localhost:%d/oauth2callback"
-cookie_secret = %q
-%s
-client_id = "stauth"
-client_secret = "stauth-dev-secret"
-server_metadata_url = %q
-`, port, secret, previous, p.MetadataURL))
+		return writeFile(t, secretsFor(fmt.Sprintf("http://localhost:%d/oauth2callback", port), secret, p.MetadataURL, previous))
 	}
 	const oldSecret, newSecret = "the-old-cookie-secret-0123456789abcdef", "the-new-cookie-secret-0123456789abcdef"
 	loadSite(t, port, secretsWith(oldSecret, ""), "")

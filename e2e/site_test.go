@@ -47,13 +47,20 @@ func startProvider(t *testing.T, port int, o devop.Options) *devop.Provider {
 // writeSecrets writes a secrets.toml for one provider and returns its path.
 func writeSecrets(t *testing.T, port int, metadataURL, extra string) string {
 	t.Helper()
-	return writeFile(t, fmt.Sprintf(`[auth]
-redirect_uri = "http://localhost:%d/oauth2callback"
+	return writeFile(t, secretsFor(fmt.Sprintf("http://localhost:%d/oauth2callback", port), testCookieSecret, metadataURL, extra))
+}
+
+// secretsFor is the text of a secrets.toml with the unnamed provider of a
+// development provider at metadataURL; extra goes into [auth].
+func secretsFor(redirectURI, cookieSecret, metadataURL, extra string) string {
+	return fmt.Sprintf(`[auth]
+redirect_uri = %q
 cookie_secret = %q
 client_id = "stauth"
 client_secret = "stauth-dev-secret"
 server_metadata_url = %q
-%s`, port, testCookieSecret, metadataURL, extra))
+%s
+`, redirectURI, cookieSecret, metadataURL, extra)
 }
 
 // writeFile writes a secrets file (readable by its owner only) into a temp
