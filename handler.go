@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"golang.org/x/oauth2"
 )
 
 // userPrefix is the placeholder namespace stauth fills.
@@ -92,12 +93,11 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		switch {
 		case err == nil:
 			stale = true
-		case time.Now().Unix() < sess.accessExpires:
-			// Another request may have used the refresh token first; the
-			// access token still works, so the session goes on.
-			s.logger.Debug("access token refresh failed; trying again on the next request", zap.String("sub", sess.sub), zap.Error(err))
+		case isUnreachable(err) && time.Now().Unix() < sess.accessExpires:
+			// The provider did not answer; the access token still works.
+			s.logger.Warn("access token refresh failed; trying again on the next request", zap.String("sub", sess.sub), zap.Error(err))
 		default:
-			s.logger.Info("session ended: the access token expired and could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
+			s.logger.Info("session ended: the access token could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
 			s.cookies.deleteSession(w, r)
 			return nil
 		}
@@ -117,17 +117,22 @@ func (s *Stauth) needsRefresh(sess *session) bool {
 		time.Until(time.Unix(sess.accessExpires, 0)) < refreshBefore
 }
 
-// refresh renews the session's tokens at its provider.
+// refresh renews the session's tokens at its provider. Requests that carry
+// the same refresh token at the same time share one refresh, so a provider
+// that rotates refresh tokens does not see it used twice.
 func (s *Stauth) refresh(ctx context.Context, sess *session) error {
 	p := s.providers[sess.provider]
 	d, err := p.discover(ctx)
 	if err != nil {
 		return err
 	}
-	token, err := p.refresh(ctx, d, sess)
+	shared, err, _ := s.refreshes.Do(sess.refreshToken, func() (any, error) {
+		return p.refresh(context.WithoutCancel(ctx), d, sess)
+	})
 	if err != nil {
 		return err
 	}
+	token := shared.(*oauth2.Token)
 	sess.accessToken, sess.accessExpires = token.AccessToken, expiryUnix(token.Expiry)
 	if token.RefreshToken != "" {
 		sess.refreshToken = token.RefreshToken

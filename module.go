@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 )
 
 func init() {
@@ -82,6 +83,7 @@ type Stauth struct {
 	logger        *zap.Logger
 	client        *http.Client
 	cancel        context.CancelFunc
+	refreshes     *singleflight.Group
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -126,6 +128,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	if s.logins, err = newSealer(s.secrets.cookieSecrets, purposeLogin); err != nil {
 		return err
 	}
+	s.refreshes = new(singleflight.Group)
 	s.setUpProviders(ctx)
 	return nil
 }

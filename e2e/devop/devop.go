@@ -49,6 +49,9 @@ type Options struct {
 	RedirectURIs []string
 	// Users can log in; default: DemoUser.
 	Users []User
+	// AccessTokenLifetime, when set, shortens the access tokens' lifetime
+	// (zitadel's example storage gives 5 minutes), to exercise refresh.
+	AccessTokenLifetime time.Duration
 }
 
 // Provider is a running development provider.
@@ -73,7 +76,11 @@ func Start(o Options) (*Provider, error) {
 	}
 	issuer := fmt.Sprintf("http://localhost:%d/", ln.Addr().(*net.TCPAddr).Port)
 	client := storage.WebClient(o.ClientID, o.ClientSecret, o.RedirectURIs...)
-	store := &withLogout{Storage: storage.NewStorageWithClients(users(o.Users), map[string]*storage.Client{o.ClientID: client}), logoutURIs: o.RedirectURIs}
+	store := &devStorage{
+		Storage:        storage.NewStorageWithClients(users(o.Users), map[string]*storage.Client{o.ClientID: client}),
+		logoutURIs:     o.RedirectURIs,
+		accessLifetime: o.AccessTokenLifetime,
+	}
 	provider, err := op.NewProvider(&op.Config{
 		CryptoKey:                sha256.Sum256([]byte("stauth devop: development only")),
 		DefaultLogoutRedirectURI: "/logged-out",
@@ -152,20 +159,32 @@ func (s userStore) GetUserByUsername(name string) *User {
 
 func (s userStore) ExampleClientID() string { return storage.ServiceUserID }
 
-// withLogout is the example storage with the redirect URIs also accepted
-// after logout, which the example's web client does not allow.
-type withLogout struct {
+// devStorage is the example storage with the redirect URIs also accepted
+// after logout (which the example's web client does not allow) and,
+// optionally, short-lived access tokens.
+type devStorage struct {
 	*storage.Storage
-	logoutURIs []string
+	logoutURIs     []string
+	accessLifetime time.Duration
 }
 
 // GetClientByClientID returns the client with post-logout redirect URIs.
-func (s *withLogout) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+func (s *devStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.Storage.GetClientByClientID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return logoutClient{Client: c, uris: s.logoutURIs}, nil
+}
+
+// CreateAccessAndRefreshTokens issues tokens, shortening the access token's
+// lifetime when asked to.
+func (s *devStorage) CreateAccessAndRefreshTokens(ctx context.Context, request op.TokenRequest, current string) (string, string, time.Time, error) {
+	id, refresh, expiry, err := s.Storage.CreateAccessAndRefreshTokens(ctx, request, current)
+	if s.accessLifetime > 0 {
+		expiry = time.Now().Add(s.accessLifetime)
+	}
+	return id, refresh, expiry, err
 }
 
 type logoutClient struct {
