@@ -49,7 +49,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	routes := h.NewRoute(matcher, s)
 	if matcher != nil {
 		route := routes[0].Value.(caddyhttp.Route)
-		endpoints := caddyhttp.MatchPath{checked.LoginPath, checked.callbackPath, checked.LogoutPath, checked.UserPath}
+		endpoints := append(caddyhttp.MatchPath{checked.LoginPath}, checked.callbackPaths...)
+		endpoints = append(endpoints, checked.LogoutPath, checked.UserPath)
 		route.MatcherSetsRaw = append(route.MatcherSetsRaw, caddy.ModuleMap{"path": h.JSON(endpoints)})
 		routes[0].Value = route
 	}

@@ -50,6 +50,7 @@ func adaptSite(t *testing.T, body string) (map[string]any, error) {
 
 func TestCaddyfileAdapts(t *testing.T) {
 	path := writeTestSecrets(t, validAuth)
+	twoCallbacks := writeTestSecrets(t, sharedOnly+namedProvider+strings.Replace(namedProvider, "google]", "okta]\nredirect_uri = \"https://app.example.com/oauth2callback/okta\"", 1))
 	cases := []struct {
 		name, body, handler, match string
 	}{
@@ -60,6 +61,9 @@ func TestCaddyfileAdapts(t *testing.T) {
 		{"named matcher adds the endpoints", "@admin path /admin/*\nstauth @admin " + path,
 			`{"handler":"stauth","secrets_file":"` + path + `"}`,
 			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/auth/logout","/auth/user"]}]`},
+		{"a callback per provider", "@admin path /admin/*\nstauth @admin " + twoCallbacks,
+			`{"handler":"stauth","secrets_file":"` + twoCallbacks + `"}`,
+			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/oauth2callback/okta","/auth/logout","/auth/user"]}]`},
 		{"every option", "@app path /app/*\nstauth @app " + path + ` {
 	login_path /in
 	logout_path /out

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,17 +28,18 @@ const refreshBefore = time.Minute
 
 // ServeHTTP answers stauth's own endpoints and gates every other request.
 func (s *Stauth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	switch s.endpoint(r) {
+	switch path := s.endpoint(r); path {
+	case "":
+		return s.gate(w, r, next)
 	case s.LoginPath:
 		return s.serveLogin(w, r)
-	case s.callbackPath:
-		return s.serveCallback(w, r)
 	case s.LogoutPath:
 		return s.serveLogout(w, r)
 	case s.UserPath:
 		return s.serveUser(w, r)
+	default:
+		return s.serveCallback(w, r, path)
 	}
-	return s.gate(w, r, next)
 }
 
 // endpoint returns the request's path when it is one of stauth's endpoints,
@@ -53,7 +55,7 @@ func (s *Stauth) endpoint(r *http.Request) string {
 }
 
 func (s *Stauth) isEndpoint(path string) bool {
-	return path == s.LoginPath || path == s.callbackPath || path == s.LogoutPath || path == s.UserPath
+	return path == s.LoginPath || path == s.LogoutPath || path == s.UserPath || slices.Contains(s.callbackPaths, path)
 }
 
 // gate lets a request with a valid session through, with the user's identity
@@ -81,6 +83,7 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session {
 	value := s.cookies.sessionValue(r.Header)
 	if value == "" {
+		s.cookies.deleteSession(w, r) // orphan chunks, such as a _2 without its _1
 		return nil
 	}
 	sess, stale := openSession(s.sessions, value, time.Now())
@@ -326,7 +329,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 			Links:      []link{{Href: s.loginURL(p.name, returnTo), Label: "Try again", Primary: true}},
 		})
 	}
-	redirectURI, err := s.redirectURI(r)
+	redirectURI, err := s.redirectURI(r, p)
 	if err != nil {
 		return err
 	}
@@ -445,10 +448,10 @@ func (s *Stauth) warnOnOtherHost(r *http.Request, redirectURI string) {
 	}
 }
 
-// redirectURI is redirect_uri with {port} replaced by the port of the
-// listener that took the request, never one from the Host header.
-func (s *Stauth) redirectURI(r *http.Request) (string, error) {
-	raw := s.secrets.redirectURI
+// redirectURI is the provider's redirect_uri with {port} replaced by the
+// port of the listener that took the request, never one from the Host header.
+func (s *Stauth) redirectURI(r *http.Request, p *provider) (string, error) {
+	raw := p.redirectURI
 	if !strings.Contains(raw, "{port}") {
 		return raw, nil
 	}
@@ -462,7 +465,7 @@ func (s *Stauth) redirectURI(r *http.Request) (string, error) {
 
 // serveCallback finishes a login: every check of the provider's answer, then
 // the session cookie and a redirect to where the login started.
-func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request) error {
+func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path string) error {
 	if !allowMethods(w, r, http.MethodGet) {
 		return nil
 	}
@@ -488,7 +491,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request) error {
 			reason: "no login transaction cookie matches the callback's state (expired, replayed, or started in another browser or on another host)",
 		})
 	}
-	sess, err := s.completeLogin(r, tx, q)
+	sess, err := s.completeLogin(r, tx, q, path)
 	if err != nil {
 		var ref *refusal
 		if errors.As(err, &ref) {
@@ -527,7 +530,7 @@ func (s *Stauth) takeLogin(w http.ResponseWriter, r *http.Request, state string)
 }
 
 // completeLogin checks the callback against its login and redeems the code.
-func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Values) (*session, error) {
+func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Values, path string) (*session, error) {
 	p := s.providers[tx.Provider]
 	if p == nil {
 		return nil, refuse("the login's provider %q is no longer configured", tx.Provider)
@@ -540,6 +543,8 @@ func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Valu
 	switch {
 	case tx.Issuer != d.issuer:
 		return nil, refuse("the provider's issuer changed during the login")
+	case parseRedirect(tx.RedirectURI).Path != path:
+		return nil, refuse("the callback came back at %s, not at provider %q's redirect_uri (mix-up, RFC 9700 §4.4.2)", path, p.name)
 	case hasIss && iss[0] != d.issuer:
 		return nil, refuse("the callback's iss %q is not the issuer of provider %q (RFC 9207)", iss[0], p.name)
 	case !hasIss && d.issParamRequired:
@@ -629,7 +634,7 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 		return nil
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" || r.Method == http.MethodHead {
+	if isCrossSite(r) || r.Method == http.MethodHead {
 		return writePage(w, http.StatusOK, page{
 			Title:        "Sign out?",
 			Paragraphs:   []string{"Confirm that you want to sign out of this site."},
@@ -644,13 +649,28 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	if sess != nil && s.providers[sess.provider] != nil {
 		p := s.providers[sess.provider]
 		if d, err := p.discover(r.Context()); err == nil && d.endSession != "" {
-			if postLogout, err := s.redirectURI(r); err == nil {
+			if postLogout, err := s.redirectURI(r, p); err == nil {
 				target = p.endSessionURL(d, sess.idToken, postLogout)
 			}
 		}
 		s.logger.Info("logout", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	}
 	return redirect(w, target)
+}
+
+// isCrossSite tells whether a request comes from another site: Fetch
+// Metadata says so or, from a browser that sends none, the Origin header
+// names another host (or is "null").
+func isCrossSite(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "cross-site"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host)
 }
 
 // safeReturnTo keeps rd only when it is a path on this site: one leading /,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ type Stauth struct {
 	sessions      *sealer
 	logins        *sealer
 	cookies       cookieJar
-	callbackPath  string
+	callbackPaths []string
 	rules         accessRules
 	logger        *zap.Logger
 	client        *http.Client
@@ -160,26 +161,38 @@ func (s *Stauth) warnAboutFile() {
 	}
 }
 
-// readSecrets reads secrets.toml, then finds the callback path in
-// redirect_uri and the cookie settings that follow from its scheme.
+// readSecrets reads secrets.toml, then finds the callback paths in the
+// redirect URIs and the cookie settings that follow from their scheme.
 func (s *Stauth) readSecrets() error {
 	sec, err := loadSecrets(s.SecretsFile)
 	if err != nil {
 		return err
 	}
 	s.secrets = sec
-	u, err := url.Parse(strings.ReplaceAll(sec.redirectURI, "{port}", "1"))
-	if err != nil {
-		return err
-	}
-	s.callbackPath = u.Path
-	for key, path := range map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath} {
-		if path == s.callbackPath {
-			return &secretsError{file: s.SecretsFile, section: "auth", msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, key)}
+	s.callbackPaths = nil
+	for _, pc := range sec.providers {
+		path := parseRedirect(pc.redirectURI).Path
+		if !slices.Contains(s.callbackPaths, path) {
+			s.callbackPaths = append(s.callbackPaths, path)
+		}
+		section := "auth"
+		if pc.redirectURI != sec.redirectURI {
+			section += "." + pc.name
+		}
+		for key, own := range map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath} {
+			if path == own {
+				return &secretsError{file: s.SecretsFile, section: section, msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, key)}
+			}
 		}
 	}
-	s.cookies = newCookieJar(u.Scheme == "https", time.Duration(s.SessionTTL))
+	s.cookies = newCookieJar(parseRedirect(sec.redirectURI).Scheme == "https", time.Duration(s.SessionTTL))
 	return nil
+}
+
+// parseRedirect parses a redirect_uri that checkRedirectURI accepted.
+func parseRedirect(redirectURI string) *url.URL {
+	u, _ := url.Parse(strings.ReplaceAll(redirectURI, "{port}", "1"))
+	return u
 }
 
 // setUpProviders prepares every provider and starts discovering them in the
@@ -191,7 +204,10 @@ func (s *Stauth) setUpProviders(ctx caddy.Context) {
 	clientCtx := context.WithValue(base, oauth2.HTTPClient, s.client)
 	s.providers = make(map[string]*provider, len(s.secrets.providers))
 	for _, pc := range s.secrets.providers {
-		p := newProvider(clientCtx, pc)
+		shared := slices.ContainsFunc(s.secrets.providers, func(other providerConfig) bool {
+			return other.name != pc.name && other.redirectURI == pc.redirectURI
+		})
+		p := newProvider(clientCtx, pc, shared, s.logger)
 		s.providers[pc.name] = p
 		s.providerOrder = append(s.providerOrder, p)
 		go func() {

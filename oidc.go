@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 )
 
@@ -40,6 +41,10 @@ type provider struct {
 	// ctx carries the HTTP client for go-oidc and x/oauth2; it lives as long
 	// as the module.
 	ctx context.Context
+	// sharedRedirect tells whether another provider has the same
+	// redirect_uri, which only the iss parameter then tells apart.
+	sharedRedirect bool
+	logger         *zap.Logger
 
 	mu       sync.Mutex
 	found    *discovered
@@ -57,6 +62,7 @@ type discovery struct {
 // discovered is what a provider's metadata tells.
 type discovered struct {
 	issuer           string
+	jwksURI          string
 	oauth            oauth2.Config
 	verifier         *oidc.IDTokenVerifier
 	oidc             *oidc.Provider
@@ -130,8 +136,8 @@ type providerError struct{ reason string }
 func (e *providerError) Error() string { return "the provider " + e.reason }
 
 // newProvider prepares a provider; nothing is fetched yet.
-func newProvider(ctx context.Context, pc providerConfig) *provider {
-	return &provider{providerConfig: pc, ctx: ctx}
+func newProvider(ctx context.Context, pc providerConfig, sharedRedirect bool, logger *zap.Logger) *provider {
+	return &provider{providerConfig: pc, ctx: ctx, sharedRedirect: sharedRedirect, logger: logger}
 }
 
 // discover returns the provider's metadata. Until a discovery succeeds,
@@ -163,6 +169,10 @@ func (p *provider) runDiscovery(call *discovery) {
 	call.result, call.err = p.fetchMetadata(p.ctx)
 	if call.err != nil {
 		call.err = fmt.Errorf("discovery of provider %q from %s: %w", p.name, p.metadataURL, call.err)
+	}
+	if call.err == nil && p.sharedRedirect && !call.result.issParamRequired {
+		p.logger.Warn("this provider does not send the iss parameter and shares redirect_uri with other providers, so a malicious one could receive its authorization codes (a mix-up attack, RFC 9700 §4.4); give each [auth.NAME] its own redirect_uri",
+			zap.String("provider", p.name))
 	}
 	p.mu.Lock()
 	if call.err == nil {
@@ -239,7 +249,8 @@ func (p *provider) checkMetadata(meta *providerMetadata) (*discovered, error) {
 		Algorithms:  algs,
 	}).NewProvider(p.ctx)
 	return &discovered{
-		issuer: meta.Issuer,
+		issuer:  meta.Issuer,
+		jwksURI: meta.JWKSURI,
 		oauth: oauth2.Config{
 			ClientID:     p.clientID,
 			ClientSecret: p.clientSecret,
@@ -355,7 +366,9 @@ func (p *provider) exchange(ctx context.Context, d *discovered, tx *loginTransac
 		if isUnreachable(err) {
 			return nil, unreachable(err, "code exchange")
 		}
-		return nil, refuse("code exchange: %v", err)
+		// Not a token response (x/oauth2 reads at most 1 MiB of it, so an
+		// oversized one fails to parse): the provider answered wrongly.
+		return nil, &refusal{status: http.StatusBadGateway, title: "The sign-in service is not answering", reason: "code exchange: " + err.Error()}
 	}
 	id, err := p.verifyIDToken(ctx, d, token, tx.Nonce)
 	if err != nil {
@@ -382,6 +395,9 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, token *oaut
 		if isUnreachable(err) {
 			return nil, unreachable(err, "fetching the provider's signing keys")
 		}
+		if keysErr := p.checkKeys(ctx, d.jwksURI); keysErr != nil {
+			return nil, keysErr
+		}
 		return nil, refuse("ID token rejected: %v", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
@@ -403,6 +419,30 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, token *oaut
 		return nil, refuse("ID token rejected: azp must be the client_id when present or when aud names other clients")
 	}
 	return &identity{claims: claims, token: token, rawIDToken: raw}, nil
+}
+
+// checkKeys tells whether a failed ID token check is the provider's fault:
+// its JWKS cannot be fetched, is not a key set, or holds no keys. go-oidc
+// keeps only the text of a key fetch error, so the keys are fetched again
+// to tell (only after a failed check).
+func (p *provider) checkKeys(ctx context.Context, jwksURI string) *refusal {
+	client := p.ctx.Value(oauth2.HTTPClient).(*http.Client)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURI, nil)
+	if err != nil {
+		return unreachable(err, "fetching the provider's signing keys")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return unreachable(err, "fetching the provider's signing keys")
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil || resp.StatusCode != http.StatusOK || len(set.Keys) == 0 {
+		return &refusal{status: http.StatusBadGateway, title: "The sign-in service is not answering", reason: "the provider's jwks_uri serves no signing keys"}
+	}
+	return nil
 }
 
 // checkIDTokenClaims checks the claims go-oidc leaves to its caller.

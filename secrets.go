@@ -48,6 +48,8 @@ type providerConfig struct {
 	// tokenAuthMethod is client_secret_basic, client_secret_post or empty
 	// (chosen from the provider's metadata).
 	tokenAuthMethod string
+	// redirectURI is the provider's own redirect_uri, or [auth]'s.
+	redirectURI string
 }
 
 // secretsError is a problem in secrets.toml, naming the file and section.
@@ -97,13 +99,31 @@ func readError(path string, err error) error {
 // hold part of a secret written without quotes.
 var quoted = regexp.MustCompile(`"[^"]*"`)
 
+// redactTOML removes from a TOML parser message what may be part of a
+// secret: quoted fragments, and every word of the value on the offending
+// line (the parser shows a number out of range unquoted, for instance).
+func redactTOML(msg, text string, line int) string {
+	msg = quoted.ReplaceAllString(msg, `"…"`)
+	lines := strings.Split(text, "\n")
+	if line < 1 || line > len(lines) {
+		return msg
+	}
+	_, value, _ := strings.Cut(lines[line-1], "=")
+	for _, word := range strings.Fields(msg) {
+		if w := strings.Trim(word, `"'.,:;()`); len(w) >= 3 && strings.Contains(value, w) {
+			msg = strings.ReplaceAll(msg, w, "…")
+		}
+	}
+	return msg
+}
+
 // parseSecrets validates the TOML text of a secrets file named file.
 func parseSecrets(file, text string) (*secrets, error) {
 	var doc map[string]any
 	if _, err := toml.Decode(text, &doc); err != nil {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
-			msg := quoted.ReplaceAllString(perr.Message, `"…"`)
+			msg := redactTOML(perr.Message, text, perr.Position.Line)
 			return nil, &secretsError{file: file, msg: fmt.Sprintf("line %d: not valid TOML: %s", perr.Position.Line, msg)}
 		}
 		return nil, &secretsError{file: file, msg: "not valid TOML: " + err.Error()}
@@ -295,10 +315,14 @@ func (p *secretsParser) provider(section, name string, table map[string]any) {
 			p.fail(section, "server_metadata_url %q %v", pc.metadataURL, err)
 		}
 	}
+	pc.redirectURI = p.s.redirectURI
 	if section != "auth" {
+		p.ownRedirectURI(section, table, &pc)
 		for key, value := range table {
 			if _, isTable := value.(map[string]any); isTable && key != "client_kwargs" {
 				p.fail(section, "%s is a section inside a provider; providers are [auth.NAME] sections directly under [auth]", key)
+			} else if key == "redirect_uri" {
+				continue
 			} else if slices.Contains(sharedKeys, key) {
 				p.fail(section, "%s belongs in [auth], where it applies to every provider", key)
 			} else if !slices.Contains(providerKeys, key) {
@@ -308,6 +332,28 @@ func (p *secretsParser) provider(section, name string, table map[string]any) {
 	}
 	p.clientKwargs(section, table, &pc)
 	p.s.providers = append(p.s.providers, pc)
+}
+
+// ownRedirectURI reads a named provider's own redirect_uri, a stauth
+// extension: with one callback per provider, a provider that does not send
+// the iss parameter cannot be mixed up with another (RFC 9700 §4.4.2). It
+// must be on the origin of [auth]'s, where the cookies live.
+func (p *secretsParser) ownRedirectURI(section string, table map[string]any, pc *providerConfig) {
+	own := p.optionalStr(section, table, "redirect_uri")
+	if own == "" || p.err != nil {
+		return
+	}
+	if err := checkRedirectURI(own); err != nil {
+		p.fail(section, "redirect_uri %q %v", own, err)
+		return
+	}
+	mine, _ := url.Parse(strings.ReplaceAll(own, "{port}", "1"))
+	shared, _ := url.Parse(strings.ReplaceAll(p.s.redirectURI, "{port}", "1"))
+	if mine.Scheme != shared.Scheme || mine.Host != shared.Host {
+		p.fail(section, "redirect_uri %q must be on the same scheme and host as [auth]'s redirect_uri %q, where stauth's cookies live", own, p.s.redirectURI)
+		return
+	}
+	pc.redirectURI = own
 }
 
 // checkMetadataURL checks server_metadata_url.

@@ -72,6 +72,8 @@ func TestSecretsErrors(t *testing.T) {
 		{"client_kwargs list value", validAuth + `client_kwargs = { acr_values = ["a"] }`, `client_kwargs.acr_values must be a string, a number or a boolean`},
 		{"unnamed and default", validAuth + strings.Replace(namedProvider, "google", "default", 1), `the unnamed provider (client_id, … in [auth]) and [auth.default] are the same provider`},
 		{"expose_tokens in provider", sharedOnly + namedProvider + `expose_tokens = "id"`, `[auth.google]: expose_tokens belongs in [auth]`},
+		{"provider redirect_uri on another host", sharedOnly + namedProvider + `redirect_uri = "https://other.example.com/oauth2callback"`, `[auth.google]: redirect_uri "https://other.example.com/oauth2callback" must be on the same scheme and host as [auth]'s redirect_uri`},
+		{"provider redirect_uri relative", sharedOnly + namedProvider + `redirect_uri = "/cb"`, `[auth.google]: redirect_uri "/cb" must be an absolute URL`},
 		{"section in provider", sharedOnly + namedProvider + "[auth.google.extra]\nx = 1\n", `[auth.google]: extra is a section inside a provider`},
 		{"bad TOML keeps the secret", sharedOnly + "[auth.google]\nclient_id = \"c\"\nclient_secret = " + testClientSecret + "\n", `secrets.toml: line 6: not valid TOML`},
 		{"unterminated string", "[auth]\nredirect_uri = \"https://x\n", `secrets.toml: line 2: not valid TOML: strings cannot contain newlines`},
@@ -126,6 +128,7 @@ server_metadata_url = "https://example.okta.com/.well-known/openid-configuration
 display_name = "Okta (staff)"
 client_kwargs = { prompt = "login", login_hint = "a@example.com", max_age = 3600, hd = "example.com", scope = "openid  email groups", token_endpoint_auth_method = "client_secret_post", code_challenge_method = "S256" }
 [auth.my_idp]
+redirect_uri = "https://app.example.com/oauth2callback/idp"
 client_id = "c"
 client_secret = "s"
 server_metadata_url = "https://idp.example.com/realms/x/.well-known/openid-configuration"
@@ -139,6 +142,9 @@ client_kwargs = { prompt = "" }
 		t.Fatalf("providers not sorted by name or missing: %+v", s.providers)
 	}
 	idp, okta := s.providers[0], s.providers[1]
+	if idp.redirectURI != "https://app.example.com/oauth2callback/idp" || okta.redirectURI != "https://app.example.com/oauth2callback" {
+		t.Fatalf("redirect URIs: my_idp %q, okta %q", idp.redirectURI, okta.redirectURI)
+	}
 	if len(idp.authParams) != 0 {
 		t.Fatalf("an empty prompt must remove it: %v", idp.authParams)
 	}
