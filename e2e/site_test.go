@@ -108,14 +108,16 @@ func newSite(t *testing.T, options string) *site {
 	return s
 }
 
-// browser is an HTTP client with a cookie jar that follows redirects.
+// browser is an HTTP client with a cookie jar that follows redirects. It
+// opens a connection per request, so a Caddy config reload in the test
+// never meets a connection the old config closed.
 func browser(t *testing.T) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Jar: jar}
+	return &http.Client{Jar: jar, Transport: &http.Transport{DisableKeepAlives: true}}
 }
 
 // noRedirects returns a copy of client that stops at the first redirect.
