@@ -196,7 +196,7 @@ func TestExpiredTransaction(t *testing.T) {
 		b := s.browser(t)
 		cb := b.authorize(b.startLogin("/auth/login"))
 		state := cb.Query().Get("state")
-		jar := newCookieJar(false, time.Hour)
+		jar := newCookieJar(false, time.Hour, DefaultLogoutPath)
 		name := jar.loginCookieName(state)
 		logins := atkSealer(t, purposeLogin, atkCookieSecret)
 		tx, ok := openLogin(logins, b.cookie(name), time.Now())
@@ -204,7 +204,7 @@ func TestExpiredTransaction(t *testing.T) {
 			t.Fatal("the transaction cookie does not open")
 		}
 		tx.Created = time.Now().Add(-loginTTL - time.Second).Unix()
-		b.setCookies(&http.Cookie{Name: name, Value: sealLogin(logins, tx)})
+		b.setCookies(&http.Cookie{Name: name, Value: sealJSON(logins, tx)})
 		b.assertRefused(b.get(cb.String()), 400, 499)
 		assertNoTokenRequest(t, s.OP)
 	})

@@ -316,7 +316,7 @@ func TestRP(t *testing.T) {
 func (s *atkSite) loginCookieOf(t *testing.T, resp *atkResp) string {
 	t.Helper()
 	state := resp.Request.URL.Query().Get("state")
-	return newCookieJar(false, time.Hour).loginCookieName(state)
+	return newCookieJar(false, time.Hour, DefaultLogoutPath).loginCookieName(state)
 }
 
 func keys[M ~map[string]V, V any](m M) []string {

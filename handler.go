@@ -106,7 +106,7 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		}
 	}
 	if stale {
-		if sealed, err := sealSession(s.sessions, sess, s.secrets.exposeID); err == nil {
+		if sealed, err := sealSession(s.sessions, sess); err == nil {
 			s.cookies.setSession(w, r, sealed)
 		}
 	}
@@ -340,7 +340,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 		Created: time.Now().Unix(),
 	}
 	s.pruneLogins(w, r)
-	s.cookies.set(w, s.cookies.loginCookieName(tx.State), sealLogin(s.logins, tx), int(loginTTL/time.Second))
+	s.cookies.set(w, s.cookies.loginCookieName(tx.State), sealJSON(s.logins, tx), int(loginTTL/time.Second))
 	setAuthHeaders(w.Header())
 	return redirect(w, p.authCodeURL(d, tx))
 }
@@ -491,7 +491,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 			reason: "no login transaction cookie matches the callback's state (expired, replayed, or started in another browser or on another host)",
 		})
 	}
-	sess, err := s.completeLogin(r, tx, q, path)
+	sess, hint, err := s.completeLogin(r, tx, q, path)
 	if err != nil {
 		var ref *refusal
 		if errors.As(err, &ref) {
@@ -499,12 +499,13 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 		}
 		return err
 	}
-	sealed, err := sealSession(s.sessions, sess, s.secrets.exposeID)
+	sealed, err := sealSession(s.sessions, sess)
 	if err != nil {
 		return s.refusePage(w, tx, &refusal{status: http.StatusBadRequest, title: "Your account's details are too large for this site",
-			reason: "the session is larger than the cookie budget even without the ID token; the provider sends too many claims (often groups)"})
+			reason: "the session is larger than the cookie budget; the provider sends too many claims (often groups) or an exposed token is too large"})
 	}
 	s.cookies.setSession(w, r, sealed)
+	s.cookies.setLogoutHint(w, s.sealLogoutHint(sess.sub, hint))
 	s.logger.Info("login", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	setAuthHeaders(w.Header())
 	return redirect(w, tx.ReturnTo)
@@ -530,43 +531,48 @@ func (s *Stauth) takeLogin(w http.ResponseWriter, r *http.Request, state string)
 }
 
 // completeLogin checks the callback against its login and redeems the code.
-func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Values, path string) (*session, error) {
+// It returns the session and the ID token to keep as logout hint, if any.
+func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Values, path string) (*session, string, error) {
 	p := s.providers[tx.Provider]
 	if p == nil {
-		return nil, refuse("the login's provider %q is no longer configured", tx.Provider)
+		return nil, "", refuse("the login's provider %q is no longer configured", tx.Provider)
 	}
 	d, err := p.discover(r.Context())
 	if err != nil {
-		return nil, unreachable(err, "discovery")
+		return nil, "", unreachable(err, "discovery")
 	}
 	iss, hasIss := q["iss"]
 	switch {
 	case tx.Issuer != d.issuer:
-		return nil, refuse("the provider's issuer changed during the login")
+		return nil, "", refuse("the provider's issuer changed during the login")
 	case parseRedirect(tx.RedirectURI).Path != path:
-		return nil, refuse("the callback came back at %s, not at provider %q's redirect_uri (mix-up, RFC 9700 §4.4.2)", path, p.name)
+		return nil, "", refuse("the callback came back at %s, not at provider %q's redirect_uri (mix-up, RFC 9700 §4.4.2)", path, p.name)
 	case hasIss && iss[0] != d.issuer:
-		return nil, refuse("the callback's iss %q is not the issuer of provider %q (RFC 9207)", iss[0], p.name)
+		return nil, "", refuse("the callback's iss %q is not the issuer of provider %q (RFC 9207)", iss[0], p.name)
 	case !hasIss && d.issParamRequired:
-		return nil, refuse("the callback has no iss parameter, which provider %q promises (RFC 9207)", p.name)
+		return nil, "", refuse("the callback has no iss parameter, which provider %q promises (RFC 9207)", p.name)
 	case q.Get("code") == "":
-		return nil, refuse("the callback has no code")
+		return nil, "", refuse("the callback has no code")
 	}
 	id, err := p.exchange(r.Context(), d, tx, q.Get("code"))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return s.newSession(p, d, id)
+	sess, err := s.newSession(p, id)
+	if err != nil || s.secrets.exposeID || d.endSession == "" {
+		return sess, "", err
+	}
+	return sess, id.rawIDToken, nil
 }
 
 // newSession builds the session of a verified login: its claims, and only
-// the tokens that are exposed or needed for logout.
-func (s *Stauth) newSession(p *provider, d *discovered, id *identity) (*session, error) {
+// the tokens that are exposed.
+func (s *Stauth) newSession(p *provider, id *identity) (*session, error) {
 	sess := &session{provider: p.name, expires: time.Now().Add(time.Duration(s.SessionTTL)).Unix()}
 	if err := sess.setClaims(id.claims); err != nil {
 		return nil, err
 	}
-	if s.secrets.exposeID || d.endSession != "" {
+	if s.secrets.exposeID {
 		sess.idToken = id.rawIDToken
 	}
 	if s.secrets.exposeAccess {
@@ -575,6 +581,33 @@ func (s *Stauth) newSession(p *provider, d *discovered, id *identity) (*session,
 		sess.accessExpires = expiryUnix(id.token.Expiry)
 	}
 	return sess, nil
+}
+
+// sealLogoutHint seals the ID token kept for logout; empty (the cookie is
+// deleted) when there is none or it would not fit in one cookie, and logout
+// then sends client_id alone (id_token_hint is only recommended).
+func (s *Stauth) sealLogoutHint(sub, idToken string) string {
+	if idToken == "" {
+		return ""
+	}
+	sealed := sealJSON(s.hints, idTokenHint{Sub: sub, IDToken: idToken})
+	if len(sealed) > chunkSize {
+		return ""
+	}
+	return sealed
+}
+
+// logoutIDToken is the ID token to send as id_token_hint for the session:
+// the exposed one, or the logout hint cookie's when it names the same user.
+func (s *Stauth) logoutIDToken(r *http.Request, sess *session) string {
+	if sess.idToken != "" {
+		return sess.idToken
+	}
+	var hint idTokenHint
+	if value, ok := cookieValue(r.Header, s.cookies.logoutHint); ok && openJSON(s.hints, value, &hint) && hint.Sub == sess.sub {
+		return hint.IDToken
+	}
+	return ""
 }
 
 // refusePage answers a refused callback: a page for the person with a way to
@@ -644,13 +677,14 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	value := s.cookies.sessionValue(r.Header)
 	sess, _ := openSession(s.sessions, value, time.Now())
 	s.cookies.deleteSession(w, r)
+	s.cookies.setLogoutHint(w, "")
 	setAuthHeaders(w.Header())
 	target := "/"
 	if sess != nil && s.providers[sess.provider] != nil {
 		p := s.providers[sess.provider]
 		if d, err := p.discover(r.Context()); err == nil && d.endSession != "" {
 			if postLogout, err := s.redirectURI(r, p); err == nil {
-				target = p.endSessionURL(d, sess.idToken, postLogout)
+				target = p.endSessionURL(d, s.logoutIDToken(r, sess), postLogout)
 			}
 		}
 		s.logger.Info("logout", zap.String("provider", sess.provider), zap.String("sub", sess.sub))

@@ -78,6 +78,7 @@ type Stauth struct {
 	providerOrder []*provider
 	sessions      *sealer
 	logins        *sealer
+	hints         *sealer
 	cookies       cookieJar
 	callbackPaths []string
 	rules         accessRules
@@ -127,6 +128,9 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if s.logins, err = newSealer(s.secrets.cookieSecrets, purposeLogin); err != nil {
+		return err
+	}
+	if s.hints, err = newSealer(s.secrets.cookieSecrets, purposeLogoutHint); err != nil {
 		return err
 	}
 	s.refreshes = new(singleflight.Group)
@@ -185,7 +189,7 @@ func (s *Stauth) readSecrets() error {
 			}
 		}
 	}
-	s.cookies = newCookieJar(parseRedirect(sec.redirectURI).Scheme == "https", time.Duration(s.SessionTTL))
+	s.cookies = newCookieJar(parseRedirect(sec.redirectURI).Scheme == "https", time.Duration(s.SessionTTL), s.LogoutPath)
 	return nil
 }
 

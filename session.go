@@ -23,8 +23,9 @@ import (
 // Cookie purposes. Each gets its own key, so a cookie sealed for one purpose
 // never opens as another.
 const (
-	purposeSession = "stauth session cookie"
-	purposeLogin   = "stauth login transaction cookie"
+	purposeSession    = "stauth session cookie"
+	purposeLogin      = "stauth login transaction cookie"
+	purposeLogoutHint = "stauth logout hint cookie"
 )
 
 // sealVersion is the first byte of every sealed cookie value.
@@ -268,20 +269,29 @@ type loginTransaction struct {
 }
 
 // cookieJar names and writes stauth's cookies. With an https redirect_uri the
-// names take the __Host- prefix and the cookies are Secure.
+// cookies are Secure and their names take the __Host- prefix (__Secure- for
+// the logout hint, whose path is the logout path).
 type cookieJar struct {
 	session     string
 	loginPrefix string
-	secure      bool
-	maxAge      int
+	// logoutHint holds the ID token kept for logout at the provider; the
+	// browser sends it to logoutPath only, so it costs nothing elsewhere.
+	logoutHint string
+	logoutPath string
+	secure     bool
+	maxAge     int
 }
 
-func newCookieJar(secure bool, sessionTTL time.Duration) cookieJar {
-	prefix := "stauth_"
+func newCookieJar(secure bool, sessionTTL time.Duration, logoutPath string) cookieJar {
+	prefix, hintPrefix := "stauth_", "stauth_"
 	if secure {
-		prefix = "__Host-stauth_"
+		prefix, hintPrefix = "__Host-stauth_", "__Secure-stauth_"
 	}
-	return cookieJar{session: prefix + "session", loginPrefix: prefix + "login_", secure: secure, maxAge: int(sessionTTL / time.Second)}
+	return cookieJar{
+		session: prefix + "session", loginPrefix: prefix + "login_",
+		logoutHint: hintPrefix + "logout", logoutPath: logoutPath,
+		secure: secure, maxAge: int(sessionTTL / time.Second),
+	}
 }
 
 // loginCookieName names the transaction cookie of the login with this state.
@@ -396,12 +406,26 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// set writes one cookie; maxAge -1 deletes it.
+// set writes one cookie for the whole site; maxAge -1 deletes it.
 func (j cookieJar) set(w http.ResponseWriter, name, value string, maxAge int) {
+	j.setAt(w, "/", name, value, maxAge)
+}
+
+// setLogoutHint writes the logout hint cookie; an empty value deletes it.
+func (j cookieJar) setLogoutHint(w http.ResponseWriter, value string) {
+	maxAge := j.maxAge
+	if value == "" {
+		maxAge = -1
+	}
+	j.setAt(w, j.logoutPath, j.logoutHint, value, maxAge)
+}
+
+// setAt writes one cookie for path; maxAge -1 deletes it.
+func (j cookieJar) setAt(w http.ResponseWriter, path, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
 		Value:    value,
-		Path:     "/",
+		Path:     path,
 		MaxAge:   maxAge,
 		HttpOnly: true,
 		Secure:   j.secure,
@@ -411,7 +435,7 @@ func (j cookieJar) set(w http.ResponseWriter, name, value string, maxAge int) {
 
 // isOwn tells whether a cookie is one of stauth's.
 func (j cookieJar) isOwn(name string) bool {
-	return j.sessionChunk(name) >= 0 || strings.HasPrefix(name, j.loginPrefix)
+	return j.sessionChunk(name) >= 0 || strings.HasPrefix(name, j.loginPrefix) || name == j.logoutHint
 }
 
 // stripOwn removes stauth's cookies from the request, so the next handler
@@ -442,16 +466,10 @@ func (j cookieJar) stripOwn(h http.Header) {
 // errSessionTooLarge means the claims do not fit the cookie budget.
 var errSessionTooLarge = errors.New("the session does not fit in the cookies a browser keeps")
 
-// sealSession seals a session within the cookie budget: the ID token kept
-// only for logout is the first thing dropped.
-func sealSession(s *sealer, sess *session, keepIDToken bool) (string, error) {
-	budget := chunkSize * maxChunks
+// sealSession seals a session within the cookie budget.
+func sealSession(s *sealer, sess *session) (string, error) {
 	sealed := s.seal(sess.encode())
-	if len(sealed) > budget && !keepIDToken && sess.idToken != "" {
-		sess.idToken = ""
-		sealed = s.seal(sess.encode())
-	}
-	if len(sealed) > budget {
+	if len(sealed) > chunkSize*maxChunks {
 		return "", errSessionTooLarge
 	}
 	return sealed, nil
@@ -474,22 +492,31 @@ func openSession(s *sealer, value string, now time.Time) (sess *session, stale b
 	return sess, stale
 }
 
-// sealLogin seals a login transaction.
-func sealLogin(s *sealer, tx *loginTransaction) string {
-	raw, _ := json.Marshal(tx)
+// sealJSON seals v as JSON.
+func sealJSON(s *sealer, v any) string {
+	raw, _ := json.Marshal(v)
 	return s.seal(raw)
+}
+
+// openJSON opens a value sealed by sealJSON into v.
+func openJSON(s *sealer, value string, v any) bool {
+	plain, _, ok := s.open(value)
+	return ok && json.Unmarshal(plain, v) == nil
 }
 
 // openLogin opens a login transaction cookie that has not expired.
 func openLogin(s *sealer, value string, now time.Time) (*loginTransaction, bool) {
-	plain, _, ok := s.open(value)
-	if !ok {
-		return nil, false
-	}
 	var tx loginTransaction
-	if json.Unmarshal(plain, &tx) != nil || tx.State == "" {
+	if !openJSON(s, value, &tx) || tx.State == "" {
 		return nil, false
 	}
 	age := now.Sub(time.Unix(tx.Created, 0))
 	return &tx, age >= -time.Minute && age < loginTTL
+}
+
+// idTokenHint is the ID token kept for logout at the provider (its
+// id_token_hint) when it is not exposed, with the subject it names.
+type idTokenHint struct {
+	Sub     string `json:"s"`
+	IDToken string `json:"t"`
 }

@@ -159,7 +159,7 @@ func TestOpenSessionExpiry(t *testing.T) {
 func TestLoginTransactionExpiry(t *testing.T) {
 	s := mustSealer(t, purposeLogin, testCookieSecret)
 	now := time.Unix(1800000000, 0)
-	value := sealLogin(s, &loginTransaction{State: "st", Nonce: "n", Created: now.Unix()})
+	value := sealJSON(s, &loginTransaction{State: "st", Nonce: "n", Created: now.Unix()})
 	if tx, ok := openLogin(s, value, now.Add(loginTTL-time.Second)); !ok || tx.State != "st" || tx.Nonce != "n" {
 		t.Fatalf("a live login did not open: %+v %v", tx, ok)
 	}
@@ -172,7 +172,7 @@ func TestLoginTransactionExpiry(t *testing.T) {
 }
 
 func TestCookieJarNames(t *testing.T) {
-	plain, secure := newCookieJar(false, time.Hour), newCookieJar(true, time.Hour)
+	plain, secure := newCookieJar(false, time.Hour, DefaultLogoutPath), newCookieJar(true, time.Hour, DefaultLogoutPath)
 	if plain.session != "stauth_session" || secure.session != "__Host-stauth_session" || !strings.HasPrefix(secure.loginCookieName("s"), "__Host-stauth_login_") {
 		t.Fatalf("cookie names: %+v %+v", plain, secure)
 	}
@@ -196,7 +196,7 @@ func requestWithCookies(cookies ...string) *http.Request {
 }
 
 func TestChunkedSession(t *testing.T) {
-	jar := newCookieJar(false, time.Hour)
+	jar := newCookieJar(false, time.Hour, DefaultLogoutPath)
 	sealed := strings.Repeat("a", chunkSize) + strings.Repeat("b", chunkSize/2)
 	old := requestWithCookies("stauth_session=old; stauth_session_1=x", "stauth_session_2=y; stauth_session_3=z; other=1")
 	rec := httptest.NewRecorder()
@@ -231,7 +231,7 @@ func TestChunkedSession(t *testing.T) {
 }
 
 func TestStripOwnCookies(t *testing.T) {
-	jar := newCookieJar(true, time.Hour)
+	jar := newCookieJar(true, time.Hour, DefaultLogoutPath)
 	cases := []struct {
 		name    string
 		cookies []string
@@ -254,14 +254,28 @@ func TestStripOwnCookies(t *testing.T) {
 
 func TestSealSessionBudget(t *testing.T) {
 	s := mustSealer(t, purposeSession, testCookieSecret)
-	big := strings.Repeat("x", chunkSize*maxChunks)
-	sess := &session{provider: "p", sub: "s", expires: 9, idToken: big}
-	sealed, err := sealSession(s, sess, false)
-	if err != nil || sess.idToken != "" || len(sealed) > chunkSize {
-		t.Fatalf("an ID token kept only for logout must be dropped to fit: err=%v len=%d", err, len(sealed))
+	if sealed, err := sealSession(s, &session{provider: "p", sub: "s", expires: 9}); err != nil || len(sealed) > chunkSize {
+		t.Fatalf("a small session: %d bytes, %v", len(sealed), err)
 	}
-	sess = &session{provider: "p", sub: "s", expires: 9, idToken: big}
-	if _, err := sealSession(s, sess, true); err != errSessionTooLarge {
+	big := &session{provider: "p", sub: "s", expires: 9, idToken: strings.Repeat("x", chunkSize*maxChunks)}
+	if _, err := sealSession(s, big); err != errSessionTooLarge {
 		t.Fatalf("an exposed ID token over the budget: %v, want errSessionTooLarge", err)
+	}
+}
+
+func TestLogoutHintCookie(t *testing.T) {
+	jar := newCookieJar(true, time.Hour, "/auth/logout")
+	rec := httptest.NewRecorder()
+	jar.setLogoutHint(rec, "sealed")
+	jar.setLogoutHint(rec, "")
+	set := rec.Result().Cookies()
+	if set[0].Name != "__Secure-stauth_logout" || set[0].Path != "/auth/logout" || !set[0].Secure || !set[0].HttpOnly || set[0].MaxAge != 3600 {
+		t.Fatalf("logout hint cookie: %+v", set[0])
+	}
+	if set[1].Path != "/auth/logout" || set[1].MaxAge >= 0 {
+		t.Fatalf("logout hint deletion: %+v", set[1])
+	}
+	if !jar.isOwn("__Secure-stauth_logout") {
+		t.Fatal("the logout hint is not stripped before the next handler")
 	}
 }
