@@ -584,14 +584,14 @@ func (s *Stauth) newSession(p *provider, id *identity) (*session, error) {
 }
 
 // sealLogoutHint seals the ID token kept for logout; empty (the cookie is
-// deleted) when there is none or it would not fit in one cookie, and logout
+// deleted) when there is none or it would not fit in two cookies, and logout
 // then sends client_id alone (id_token_hint is only recommended).
 func (s *Stauth) sealLogoutHint(sub, idToken string) string {
 	if idToken == "" {
 		return ""
 	}
 	sealed := sealJSON(s.hints, idTokenHint{Sub: sub, IDToken: idToken})
-	if len(sealed) > chunkSize {
+	if len(sealed) > chunkSize*maxChunks {
 		return ""
 	}
 	return sealed
@@ -604,7 +604,7 @@ func (s *Stauth) logoutIDToken(r *http.Request, sess *session) string {
 		return sess.idToken
 	}
 	var hint idTokenHint
-	if value, ok := cookieValue(r.Header, s.cookies.logoutHint); ok && openJSON(s.hints, value, &hint) && hint.Sub == sess.sub {
+	if openJSON(s.hints, chunkedValue(r.Header, s.cookies.logoutHint), &hint) && hint.Sub == sess.sub {
 		return hint.IDToken
 	}
 	return ""

@@ -50,8 +50,17 @@ const maxPendingLogins = 4
 // AEAD uses cookie_secret; the others, cookie_secret_previous, only open.
 type sealer struct {
 	aeads []cipher.AEAD
+	// opens are AES-GCM with the same keys and an explicit nonce, so that
+	// open can decrypt in place (the sealed layout is the same).
+	opens []cipher.AEAD
 	aad   []byte
 }
+
+// Sizes of the sealed layout: version byte, GCM nonce, ciphertext, GCM tag.
+const (
+	gcmNonceSize = 12
+	gcmTagSize   = 16
+)
 
 // newSealer derives one AES-256-GCM key per secret for purpose with HKDF-SHA256.
 func newSealer(secrets []string, purpose string) (*sealer, error) {
@@ -69,7 +78,12 @@ func newSealer(secrets []string, purpose string) (*sealer, error) {
 		if err != nil {
 			return nil, err
 		}
+		opener, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
 		s.aeads = append(s.aeads, aead)
+		s.opens = append(s.opens, opener)
 	}
 	return s, nil
 }
@@ -85,19 +99,52 @@ func (s *sealer) seal(plaintext []byte) string {
 // open returns the plaintext of a sealed value and whether it was sealed with
 // a previous secret (and should be sealed again). ok is false for anything
 // that was not sealed by this sealer: tampered, truncated, foreign or empty.
+// It allocates once: the value is decoded and decrypted in one buffer, which
+// the plaintext shares.
 func (s *sealer) open(value string) (plaintext []byte, stale, ok bool) {
-	buf := make([]byte, base64.RawURLEncoding.DecodedLen(len(value)))
-	n, err := base64.RawURLEncoding.Decode(buf, []byte(value))
-	if err != nil || n < 1 || buf[0] != sealVersion {
+	size := base64.RawURLEncoding.DecodedLen(len(value))
+	if len(s.opens) > 1 {
+		// A failed Open may wipe its output: with several keys, every
+		// attempt but the last decrypts into a copy.
+		size *= 2
+	}
+	buf := make([]byte, size)
+	n, ok := decodeBase64(buf, value)
+	if !ok || n < 1+gcmNonceSize+gcmTagSize || buf[0] != sealVersion {
 		return nil, false, false
 	}
-	sealed := buf[1:n]
-	for i, aead := range s.aeads {
-		if plain, err := aead.Open(sealed[:0:0], nil, sealed, s.aad); err == nil {
+	nonce, sealed := buf[1:1+gcmNonceSize], buf[1+gcmNonceSize:n]
+	for i, aead := range s.opens {
+		out := sealed[:0]
+		if i < len(s.opens)-1 {
+			out = buf[n:n]
+		}
+		if plain, err := aead.Open(out, nonce, sealed, s.aad); err == nil {
 			return plain, i > 0, true
 		}
 	}
 	return nil, false, false
+}
+
+// decodeBase64 decodes base64url text into dst without first copying it
+// into a byte slice: a stack buffer takes it in pieces of a multiple of 4
+// characters, which decode on their own.
+func decodeBase64(dst []byte, src string) (int, bool) {
+	if strings.IndexByte(src, '\n') >= 0 || strings.IndexByte(src, '\r') >= 0 { // which Decode skips: decode it whole
+		n, err := base64.RawURLEncoding.Decode(dst, []byte(src))
+		return n, err == nil
+	}
+	var piece [1024]byte
+	n := 0
+	for len(src) > 0 {
+		k := copy(piece[:], src)
+		m, err := base64.RawURLEncoding.Decode(dst[n:], piece[:k])
+		if err != nil {
+			return 0, false
+		}
+		n, src = n+m, src[k:]
+	}
+	return n, true
 }
 
 // session is a logged-in user, as sealed in the session cookie. Its string
@@ -327,13 +374,13 @@ func cookieValue(h http.Header, name string) (value string, found bool) {
 	return value, found
 }
 
-// sessionChunk tells which part of the session cookie name is: 0 for the
-// whole cookie, 1… for chunks, -1 for another cookie.
-func (j cookieJar) sessionChunk(name string) int {
-	if !strings.HasPrefix(name, j.session) {
+// chunkIndex tells which part of the cookie base name is: 0 for the whole
+// cookie, 1… for chunks, -1 for another cookie.
+func chunkIndex(base, name string) int {
+	if !strings.HasPrefix(name, base) {
 		return -1
 	}
-	rest := name[len(j.session):]
+	rest := name[len(base):]
 	if rest == "" {
 		return 0
 	}
@@ -347,12 +394,12 @@ func (j cookieJar) sessionChunk(name string) int {
 	return n
 }
 
-// sessionValue returns the sealed session from the request: the whole
+// chunkedValue returns the value of cookie base from the request: the whole
 // cookie, or its chunks joined in order.
-func (j cookieJar) sessionValue(h http.Header) string {
+func chunkedValue(h http.Header, base string) string {
 	var parts [maxReadChunks + 1]string
 	scanCookies(h, func(name, value string) bool {
-		if i := j.sessionChunk(name); i >= 0 && parts[i] == "" {
+		if i := chunkIndex(base, name); i >= 0 && parts[i] == "" {
 			parts[i] = value
 		}
 		return true
@@ -367,30 +414,45 @@ func (j cookieJar) sessionValue(h http.Header) string {
 	return strings.Join(parts[1:n], "")
 }
 
+// chunkNames names the cookies that hold a value of size bytes: base alone,
+// or base_1, base_2… when it is too large for one cookie.
+func chunkNames(base string, size int) []string {
+	if size <= chunkSize {
+		return []string{base}
+	}
+	var names []string
+	for i := 1; (i-1)*chunkSize < size; i++ {
+		names = append(names, base+"_"+strconv.Itoa(i))
+	}
+	return names
+}
+
+// writeChunks writes value under names, split in order.
+func (j cookieJar) writeChunks(w http.ResponseWriter, path string, names []string, value string, maxAge int) {
+	for i, name := range names {
+		part := value
+		if len(names) > 1 {
+			part = value[i*chunkSize : min((i+1)*chunkSize, len(value))]
+		}
+		j.setAt(w, path, name, part, maxAge)
+	}
+}
+
+// sessionValue returns the sealed session from the request.
+func (j cookieJar) sessionValue(h http.Header) string { return chunkedValue(h, j.session) }
+
 // setSession writes the sealed session, split into chunks when it is too
 // large for one cookie, and deletes the session cookies it does not reuse.
 func (j cookieJar) setSession(w http.ResponseWriter, r *http.Request, sealed string) {
-	names := []string{j.session}
-	if len(sealed) > chunkSize {
-		names = names[:0]
-		for i := 1; (i-1)*chunkSize < len(sealed); i++ {
-			names = append(names, j.session+"_"+strconv.Itoa(i))
-		}
-	}
-	for i, name := range names {
-		part := sealed
-		if len(names) > 1 {
-			part = sealed[i*chunkSize : min((i+1)*chunkSize, len(sealed))]
-		}
-		j.set(w, name, part, j.maxAge)
-	}
+	names := chunkNames(j.session, len(sealed))
+	j.writeChunks(w, "/", names, sealed, j.maxAge)
 	j.deleteSession(w, r, names...)
 }
 
 // deleteSession deletes the request's session cookies, except keep.
 func (j cookieJar) deleteSession(w http.ResponseWriter, r *http.Request, keep ...string) {
 	scanCookies(r.Header, func(name, _ string) bool {
-		if j.sessionChunk(name) >= 0 && !containsString(keep, name) {
+		if chunkIndex(j.session, name) >= 0 && !containsString(keep, name) {
 			j.set(w, name, "", -1)
 		}
 		return true
@@ -411,13 +473,20 @@ func (j cookieJar) set(w http.ResponseWriter, name, value string, maxAge int) {
 	j.setAt(w, "/", name, value, maxAge)
 }
 
-// setLogoutHint writes the logout hint cookie; an empty value deletes it.
-func (j cookieJar) setLogoutHint(w http.ResponseWriter, value string) {
-	maxAge := j.maxAge
-	if value == "" {
-		maxAge = -1
+// setLogoutHint writes the sealed logout hint, chunked like the session;
+// an empty value deletes it. The request does not carry it (its path is
+// the logout path), so every name it might have is deleted blindly.
+func (j cookieJar) setLogoutHint(w http.ResponseWriter, sealed string) {
+	var names []string
+	if sealed != "" {
+		names = chunkNames(j.logoutHint, len(sealed))
+		j.writeChunks(w, j.logoutPath, names, sealed, j.maxAge)
 	}
-	j.setAt(w, j.logoutPath, j.logoutHint, value, maxAge)
+	for _, name := range append(chunkNames(j.logoutHint, chunkSize*maxChunks), j.logoutHint) {
+		if !containsString(names, name) {
+			j.setAt(w, j.logoutPath, name, "", -1)
+		}
+	}
 }
 
 // setAt writes one cookie for path; maxAge -1 deletes it.
@@ -435,32 +504,43 @@ func (j cookieJar) setAt(w http.ResponseWriter, path, name, value string, maxAge
 
 // isOwn tells whether a cookie is one of stauth's.
 func (j cookieJar) isOwn(name string) bool {
-	return j.sessionChunk(name) >= 0 || strings.HasPrefix(name, j.loginPrefix) || name == j.logoutHint
+	return chunkIndex(j.session, name) >= 0 || strings.HasPrefix(name, j.loginPrefix) || chunkIndex(j.logoutHint, name) >= 0
 }
 
 // stripOwn removes stauth's cookies from the request, so the next handler
-// never sees them. It allocates only when it has something to remove.
+// never sees them. It allocates only when it has something to remove, and
+// then twice at most.
 func (j cookieJar) stripOwn(h http.Header) {
-	own := false
-	scanCookies(h, func(name, _ string) bool {
-		own = j.isOwn(name)
-		return !own
+	own, size := false, 0
+	scanCookies(h, func(name, value string) bool {
+		if j.isOwn(name) {
+			own = true
+		} else {
+			size += len(name) + len(value) + 3
+		}
+		return true
 	})
 	if !own {
 		return
 	}
-	var kept []string
-	scanCookies(h, func(name, value string) bool {
-		if !j.isOwn(name) {
-			kept = append(kept, name+"="+value)
-		}
-		return true
-	})
-	if len(kept) == 0 {
+	if size == 0 {
 		h.Del("Cookie")
 		return
 	}
-	h["Cookie"] = []string{strings.Join(kept, "; ")}
+	var kept strings.Builder
+	kept.Grow(size)
+	scanCookies(h, func(name, value string) bool {
+		if !j.isOwn(name) {
+			if kept.Len() > 0 {
+				kept.WriteString("; ")
+			}
+			kept.WriteString(name)
+			kept.WriteByte('=')
+			kept.WriteString(value)
+		}
+		return true
+	})
+	h["Cookie"] = []string{kept.String()}
 }
 
 // errSessionTooLarge means the claims do not fit the cookie budget.
