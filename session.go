@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Cookie purposes. Each gets its own key, so a cookie sealed for one purpose
@@ -200,13 +201,16 @@ func (s *session) encode() []byte {
 	return b
 }
 
-// decodeSession parses a session payload; it allocates once, for the text.
+// decodeSession parses a session payload without copying it: the session's
+// strings share b, which the caller hands over and never changes again.
 func decodeSession(b []byte) (*session, bool) {
 	if len(b) < 2 || b[0] != sessionFormat {
 		return nil, false
 	}
 	flags := b[1]
-	text := string(b)
+	// The session's strings share b, which no one writes once it is decoded
+	// (the caller hands it over), as strings.Builder shares its buffer.
+	text := unsafe.String(unsafe.SliceData(b), len(b))
 	s := &session{claimsDeflated: flags&flagClaimsDeflated != 0}
 	if flags&flagEmailVerifiedOK != 0 {
 		s.emailVerified = strconv.FormatBool(flags&flagEmailVerified != 0)
