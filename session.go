@@ -264,7 +264,7 @@ func (s *session) setClaims(claims map[string]any) error {
 		return err
 	}
 	s.claims, s.claimsDeflated = string(raw), false
-	if len(raw) > 256 {
+	if len(raw) > deflateAbove {
 		if small := deflate(raw); len(small) < len(raw) {
 			s.claims, s.claimsDeflated = string(small), true
 		}
@@ -280,17 +280,40 @@ func deflate(b []byte) []byte {
 	return buf.Bytes()
 }
 
+// deflateAbove is the claims size from which they are deflated: below it,
+// the few bytes saved on every request cost more than inflating them when a
+// placeholder or an allow_claim rule reads a claim.
+const deflateAbove = 1024
+
 // maxClaimsSize caps an inflated claims object, against a deflate bomb sealed
 // with a leaked secret.
 const maxClaimsSize = 1 << 20
+
+// inflaters keeps flate decompressors for reuse: each holds about 40 KB of
+// tables, which a request that reads a claim would otherwise allocate.
+var inflaters sync.Pool
+
+// inflate returns up to limit bytes of deflated data (what was read before
+// an error, if any).
+func inflate(deflated string, limit int64) []byte {
+	src := strings.NewReader(deflated)
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil || r.(flate.Resetter).Reset(src, nil) != nil {
+		r = flate.NewReader(src)
+	}
+	var out bytes.Buffer
+	out.Grow(4 * len(deflated))
+	_, _ = out.ReadFrom(io.LimitReader(r, limit))
+	inflaters.Put(r)
+	return out.Bytes()
+}
 
 // allClaims returns every claim of the session, decoded once.
 func (s *session) allClaims() map[string]any {
 	s.decodeOnce.Do(func() {
 		raw := []byte(s.claims)
 		if s.claimsDeflated {
-			r := flate.NewReader(strings.NewReader(s.claims))
-			raw, _ = io.ReadAll(io.LimitReader(r, maxClaimsSize))
+			raw = inflate(s.claims, maxClaimsSize)
 		}
 		claims := map[string]any{}
 		_ = json.Unmarshal(raw, &claims)
