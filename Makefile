@@ -30,7 +30,7 @@ fuzz:
 # bench runs the Go benchmarks and the load test against plain Caddy.
 bench:
 	go test -run='^$$' -bench=. -benchmem .
-	cd e2e && go run ./cmd/loadtest
+	sh bench/load.sh
 
 # caddy builds Caddy with the standard modules and stauth into ./caddy.
 caddy:
