@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stauth/caddy-stauth/internal/hostileop"
 )
 
@@ -36,15 +35,20 @@ func TestFlowCallbackState(t *testing.T) {
 		{"RFC6749-4.1.2/callback-without-code", func(cb *url.URL) *url.URL { return withParam(cb, "code") }},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			before := s.OP.Count(hostileop.Token)
-			b := s.browser(t)
-			cb := c.edit(b.authorize(b.startLogin("/auth/login")))
-			b.assertRefused(b.get(cb.String()), 400, 499)
-			if n := s.OP.Count(hostileop.Token); n != before {
-				t.Errorf("the refused callback made %d token request(s)", n-before)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { refuseEditedCallback(t, s, c.edit) })
+	}
+}
+
+// refuseEditedCallback logs in with a fresh browser, edits the provider's
+// answer, and checks stauth refuses it without redeeming the code.
+func refuseEditedCallback(t *testing.T, s *atkSite, edit func(*url.URL) *url.URL) {
+	t.Helper()
+	before := s.OP.Count(hostileop.Token)
+	b := s.browser(t)
+	cb := edit(b.authorize(b.startLogin("/auth/login")))
+	b.assertRefused(b.get(cb.String()), 400, 499)
+	if n := s.OP.Count(hostileop.Token); n != before {
+		t.Errorf("the refused callback made %d token request(s)", n-before)
 	}
 }
 
@@ -144,15 +148,7 @@ func TestFlowParameterPollution(t *testing.T) {
 		}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			before := s.OP.Count(hostileop.Token)
-			b := s.browser(t)
-			cb := c.edit(b.authorize(b.startLogin("/auth/login")))
-			b.assertRefused(b.get(cb.String()), 400, 499)
-			if n := s.OP.Count(hostileop.Token); n != before {
-				t.Errorf("the polluted callback made %d token request(s)", n-before)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { refuseEditedCallback(t, s, c.edit) })
 	}
 }
 
@@ -630,17 +626,7 @@ func TestStreamlitLoginTokenForgery(t *testing.T) {
 	claims := func(exp time.Duration) map[string]any {
 		return map[string]any{"provider": "default", "exp": time.Now().Add(exp).Unix()}
 	}
-	hs256 := func(key string, c map[string]any) string {
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte(key)}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := jwt.Signed(signer).Claims(c).Serialize()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return raw
-	}
+	hs256 := func(key string, c map[string]any) string { return streamlitToken(t, jose.HS256, []byte(key), c) }
 	none := func(c map[string]any) string {
 		h, _ := json.Marshal(map[string]string{"alg": "none", "typ": "JWT"})
 		p, _ := json.Marshal(c)

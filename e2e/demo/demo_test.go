@@ -9,37 +9,17 @@ import (
 	"testing"
 
 	"github.com/stauth/caddy-stauth/e2e/devop"
+	"github.com/stauth/caddy-stauth/internal/testcaddy"
 )
 
 // TestMain keeps Caddy (and anything else) out of the real home.
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "stauth-demo-test-home-")
-	if err != nil {
-		panic(err)
-	}
-	for _, v := range []string{"HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"} {
-		_ = os.Setenv(v, dir)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func TestMain(m *testing.M) { testcaddy.Main(m, "stauth-demo-test") }
 
 // TestDemo starts the demo as `make demo` does (on free ports) and logs in
 // as the printed demo user: the page greets the user by name and lists the
 // claims, HTML-escaped; signing out works; Close removes every file.
 func TestDemo(t *testing.T) {
-	d, err := Start(Config{Port: freePort(t), ProviderPort: freePort(t)})
+	d, err := Start(Config{Port: testcaddy.FreePort(t), ProviderPort: testcaddy.FreePort(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +100,7 @@ func TestDemoPortTaken(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	_, err = Start(Config{Port: port, ProviderPort: freePort(t)})
+	_, err = Start(Config{Port: port, ProviderPort: testcaddy.FreePort(t)})
 	if err == nil || !strings.Contains(err.Error(), "is not free (choose another with -port)") {
 		t.Fatalf("starting on a taken port: %v", err)
 	}

@@ -88,3 +88,16 @@ func Isolate(dir string) {
 		_ = os.Setenv(v, filepath.Join(dir, v))
 	}
 }
+
+// Main runs a test binary's tests with HOME and the XDG directories in a
+// temporary directory (see Isolate); call it from TestMain.
+func Main(m *testing.M, name string) {
+	dir, err := os.MkdirTemp("", name+"-home-")
+	if err != nil {
+		panic(err)
+	}
+	Isolate(dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
