@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -188,7 +189,7 @@ func (c claimShape) sessionClaims() map[string]any {
 		claims[k] = v
 	}
 	for k, v := range c.userinfo {
-		if !containsString(protectedClaims, k) {
+		if !slices.Contains(protectedClaims, k) {
 			claims[k] = v
 		}
 	}

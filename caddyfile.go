@@ -72,7 +72,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 // The matcher, when given, is * or a named matcher (@name); a path matcher
 // must be named, because the secrets path may start with / too. The callback
 // is the path of redirect_uri in secrets.toml (Streamlit's is
-// /oauth2callback). A relative secrets path is read from Caddy's working
+// /oauth2callback), and of each provider's own redirect_uri if it has one. A relative secrets path is read from Caddy's working
 // directory.
 func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name

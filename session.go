@@ -14,6 +14,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -479,20 +480,11 @@ func (j cookieJar) setSession(w http.ResponseWriter, r *http.Request, sealed str
 // deleteSession deletes the request's session cookies, except keep.
 func (j cookieJar) deleteSession(w http.ResponseWriter, r *http.Request, keep ...string) {
 	scanCookies(r.Header, func(name, _ string) bool {
-		if chunkIndex(j.session, name) >= 0 && !containsString(keep, name) {
+		if chunkIndex(j.session, name) >= 0 && !slices.Contains(keep, name) {
 			j.set(w, name, "", -1)
 		}
 		return true
 	})
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // set writes one cookie for the whole site; maxAge -1 deletes it.
@@ -510,7 +502,7 @@ func (j cookieJar) setLogoutHint(w http.ResponseWriter, sealed string) {
 		j.writeChunks(w, j.logoutPath, names, sealed, j.maxAge)
 	}
 	for _, name := range append(chunkNames(j.logoutHint, chunkSize*maxChunks), j.logoutHint) {
-		if !containsString(names, name) {
+		if !slices.Contains(names, name) {
 			j.setAt(w, j.logoutPath, name, "", -1)
 		}
 	}

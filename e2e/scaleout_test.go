@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -85,7 +84,11 @@ func TestScaleOutAndReload(t *testing.T) {
 	if len(resp.Cookies()) != 0 || sessionCookieValue(t, client, lbURL) != session {
 		t.Fatalf("the reload changed the session cookie: %v", resp.Header["Set-Cookie"])
 	}
-	resp, body3 := finishDevopLogin(t, second, loginPage)
+	resp, raw3, err := devop.SubmitLogin(second, loginPage, devop.DemoUser.Username, devop.DemoUser.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body3 := string(raw3)
 	if want := "instance=A version=2 id=demo-user-1 email=demo@example.com"; resp.StatusCode != http.StatusOK || body3 != want || resp.Request.URL.Path != "/report" {
 		t.Fatalf("the login begun before the reload ended at %s with %s %q, want %q", resp.Request.URL, resp.Status, body3, want)
 	}
@@ -122,28 +125,6 @@ func startDevopLogin(t *testing.T, client *http.Client, startURL string) *url.UR
 		t.Fatalf("%s led to %s (%s), not to the login page", startURL, resp.Request.URL, resp.Status)
 	}
 	return resp.Request.URL
-}
-
-// finishDevopLogin submits the demo user's credentials on the login page and
-// follows the redirects back; it returns the last response and its body.
-func finishDevopLogin(t *testing.T, client *http.Client, loginPage *url.URL) (*http.Response, string) {
-	t.Helper()
-	form := url.Values{
-		"id":       {loginPage.Query().Get("authRequestID")},
-		"username": {devop.DemoUser.Username},
-		"password": {devop.DemoUser.Password},
-		"action":   {"login"},
-	}
-	resp, err := client.PostForm(loginPage.ResolveReference(&url.URL{Path: "/login/username"}).String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
 }
 
 // balancer is a reverse proxy in front of several Caddy processes, as a load

@@ -24,12 +24,17 @@ func LogIn(client *http.Client, startURL, username, password string) (resp *http
 		return nil, nil, err
 	}
 	resp.Body.Close()
-	id := resp.Request.URL.Query().Get("authRequestID")
-	if resp.Request.URL.Path != "/login/username" || id == "" {
+	if resp.Request.URL.Path != "/login/username" || resp.Request.URL.Query().Get("authRequestID") == "" {
 		return nil, nil, fmt.Errorf("devop: %s did not lead to the login page but to %s (%s)", startURL, resp.Request.URL, resp.Status)
 	}
-	form := url.Values{"id": {id}, "username": {username}, "password": {password}, "action": {"login"}}
-	req, err = http.NewRequest(http.MethodPost, resp.Request.URL.ResolveReference(&url.URL{Path: "/login/username"}).String(), strings.NewReader(form.Encode()))
+	return SubmitLogin(client, resp.Request.URL, username, password)
+}
+
+// SubmitLogin fills in the login page at loginPage (its URL holds the
+// authRequestID) and follows the redirects back, as LogIn's second half.
+func SubmitLogin(client *http.Client, loginPage *url.URL, username, password string) (resp *http.Response, body []byte, err error) {
+	form := url.Values{"id": {loginPage.Query().Get("authRequestID")}, "username": {username}, "password": {password}, "action": {"login"}}
+	req, err := http.NewRequest(http.MethodPost, loginPage.ResolveReference(&url.URL{Path: "/login/username"}).String(), strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, nil, err
 	}
