@@ -5,10 +5,13 @@ package testcaddy
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -18,15 +21,65 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
-// FreePort returns a TCP port on localhost that nothing listens on now.
+// FreePort returns a TCP port that nothing listens on now, on any
+// interface. It fails the test when there is none; see Port.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := Port()
 	if err != nil {
-		t.Fatalf("no free port: %v", err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
+}
+
+// Port returns a TCP port that nothing listens on now, never the same one
+// twice in a process. It is chosen below the kernel's ephemeral range, so no
+// outgoing connection (of this test or of any other process) can take it
+// between the choice and the server's bind: a port the kernel itself picked
+// with :0 is exactly the kind an outgoing connection can take.
+func Port() (int, error) {
+	low, high := unassignedRange()
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		port := low + rand.IntN(high-low+1)
+		if portsGiven[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsGiven[port] = true
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free TCP port between %d and %d after 1000 tries", low, high)
+}
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// unassignedRange is the range Port chooses from: from 10000 up to just
+// below the start of the ephemeral range in ip_local_port_range, or
+// 10000–32767 (below Linux's default ephemeral range) where that file is
+// missing or leaves too little room.
+func unassignedRange() (low, high int) {
+	low, high = 10000, 32767
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return low, high
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return low, high
+	}
+	if ephemeralLow, err := strconv.Atoi(fields[0]); err == nil && ephemeralLow-1 >= low+1000 {
+		high = ephemeralLow - 1
+	}
+	return low, high
 }
 
 // Globals returns a global options block for a test Caddy: no admin API,
