@@ -2,6 +2,7 @@ package stauth
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -30,9 +31,9 @@ func newAccessRules(emails []string, claims []ClaimRule) (accessRules, error) {
 			a.emails = append(a.emails, local+"@"+domain)
 		}
 	}
-	for _, c := range claims {
+	for i, c := range claims {
 		if c.Claim == "" || len(c.Values) == 0 {
-			return a, fmt.Errorf("stauth: allow_claim needs a claim name and at least one value, like: allow_claim groups admins")
+			return a, fmt.Errorf("stauth: allow_claim rule %d (claim %q) needs a claim name and at least one value, like: allow_claim groups admins (in JSON: allow_claims: [{\"claim\": \"groups\", \"values\": [\"admins\"]}])", i+1, c.Claim)
 		}
 	}
 	a.claims = claims
@@ -61,18 +62,8 @@ func (a accessRules) allowsEmail(s *session) bool {
 		return false
 	}
 	email := strings.ToLower(s.email)
-	for _, e := range a.emails {
-		if email == e {
-			return true
-		}
-	}
 	at := strings.LastIndexByte(email, '@')
-	for _, d := range a.domains {
-		if at >= 0 && email[at:] == d {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(a.emails, email) || (at >= 0 && slices.Contains(a.domains, email[at:]))
 }
 
 // claimHolds tells whether a claim value, or one item of a list claim, is
@@ -87,15 +78,7 @@ func claimHolds(claim any, values []string) bool {
 		return false
 	}
 	text, ok := scalarText(claim)
-	if !ok {
-		return false
-	}
-	for _, v := range values {
-		if text == v {
-			return true
-		}
-	}
-	return false
+	return ok && slices.Contains(values, text)
 }
 
 // scalarText renders a string, number or boolean (of JSON or TOML) as text.

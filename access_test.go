@@ -55,7 +55,7 @@ func TestAccessRulesErrors(t *testing.T) {
 			t.Errorf("allow_emails %q: %v", e, err)
 		}
 	}
-	if _, err := newAccessRules(nil, []ClaimRule{{Claim: "groups"}}); err == nil || !strings.Contains(err.Error(), "allow_claim needs a claim name and at least one value") {
+	if _, err := newAccessRules(nil, []ClaimRule{{Claim: "groups"}}); err == nil || !strings.Contains(err.Error(), "allow_claim rule 1 (claim \"groups\") needs a claim name and at least one value") {
 		t.Errorf("allow_claim without values: %v", err)
 	}
 }

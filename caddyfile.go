@@ -23,16 +23,19 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	args := h.RemainingArgs()
 	h.Reset()
 	var matcher caddy.ModuleMap
-	if len(args) == 1 && (args[0] == "*" || strings.HasPrefix(args[0], "@")) {
+	isMatcher := len(args) > 0 && (args[0] == "*" || strings.HasPrefix(args[0], "@"))
+	switch {
+	case isMatcher && len(args) == 1:
 		return nil, h.Errf("stauth: the path of secrets.toml is missing after the matcher %s: stauth %s <path/to/secrets.toml>", args[0], args[0])
-	}
-	if len(args) == 2 && (args[0] == "*" || strings.HasPrefix(args[0], "@")) {
+	case isMatcher && len(args) > 2:
+		return nil, h.Errf("stauth: unexpected argument %q: stauth takes a matcher and one path", args[2])
+	case isMatcher:
 		h.Next()
 		var err error
 		if matcher, err = h.ExtractMatcherSet(); err != nil {
 			return nil, err
 		}
-	} else if len(args) == 2 && strings.HasPrefix(args[0], "/") {
+	case len(args) == 2 && strings.HasPrefix(args[0], "/"):
 		return nil, h.Errf("stauth: %q looks like a path matcher, but stauth's argument is the path of secrets.toml, which may start with / too; "+
 			"name the matcher instead: @protected path %s, then stauth @protected %s", args[0], args[0], args[1])
 	}
@@ -40,10 +43,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	if err := s.UnmarshalCaddyfile(h.Dispenser); err != nil {
 		return nil, err
 	}
-	// Read secrets.toml now, so that caddy adapt refuses a bad one too.
-	checked := *s
-	checked.setDefaults()
-	if err := checked.readSecrets(); err != nil {
+	checked, err := s.checkedCopy()
+	if err != nil {
 		return nil, h.Errf("%v", err)
 	}
 	routes := h.NewRoute(matcher, s)
@@ -64,16 +65,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    logout_path  <path>                  # default /auth/logout
 //	    user_path    <path>                  # default /auth/user
 //	    anonymous                            # let requests without a session through, logged out
-//	    allow_emails <email|*@domain> ...    # default: every logged-in user
+//	    allow_emails <email|*@domain> ...    # default: every logged-in user; repeatable
 //	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
-//	    session_ttl  <duration>              # default 30d
+//	    session_ttl  <duration>              # default 30d, at least 1m
 //	}
 //
-// The matcher, when given, is * or a named matcher (@name); a path matcher
-// must be named, because the secrets path may start with / too. The callback
-// is the path of redirect_uri in secrets.toml (Streamlit's is
-// /oauth2callback), and of each provider's own redirect_uri if it has one. A relative secrets path is read from Caddy's working
-// directory.
+// The matcher, when given, is * or a named matcher (@name); the directive
+// reads it before this method sees the tokens. A path matcher must be named,
+// because the secrets path may start with / too. The callback is the path of
+// redirect_uri in secrets.toml (Streamlit's is /oauth2callback), and of each
+// provider's own redirect_uri if it has one. A relative secrets path is read
+// from Caddy's working directory.
 func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if !d.NextArg() {

@@ -111,6 +111,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"only a matcher", "stauth *", "stauth: the path of secrets.toml is missing"},
 		{"path matcher", "stauth /admin/* " + good, `stauth: "/admin/*" looks like a path matcher`},
 		{"two paths", "stauth a.toml b.toml", `stauth: unexpected argument "b.toml"`},
+		{"a matcher and two paths", "stauth * a.toml b.toml", `stauth: unexpected argument "b.toml": stauth takes a matcher and one path`},
 		{"unknown matcher", "stauth @nope " + good, "unrecognized matcher name: @nope"},
 		{"unknown option", "stauth " + good + " {\n\tlogin /x\n}", `stauth: unknown option "login"`},
 		{"option without value", "stauth " + good + " {\n\tlogin_path\n}", "stauth: login_path takes one value"},
@@ -120,6 +121,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"bad duration", "stauth " + good + " {\n\tsession_ttl forever\n}", `stauth: session_ttl "forever" is not a duration`},
 		{"bad secrets", "stauth " + bad, "[auth]: client_secret is missing"},
 		{"missing secrets", "stauth /nonexistent/secrets.toml", "/nonexistent/secrets.toml: cannot read the secrets file"},
+		{"relative login path", "stauth " + good + " {\n\tlogin_path login\n}", `stauth: login_path "login" must be a path starting with /`},
+		{"short session", "stauth " + good + " {\n\tsession_ttl 30s\n}", "stauth: session_ttl 30s is too short; use at least 1m"},
+		{"bad allowed email", "stauth " + good + " {\n\tallow_emails alice\n}", `stauth: allow_emails: "alice" is neither an email address nor *@domain`},
 		{"callback is the login path", "stauth " + good + " {\n\tlogin_path /oauth2callback\n}", "redirect_uri's path /oauth2callback is also stauth's login_path"},
 	}
 	for _, c := range cases {

@@ -48,8 +48,8 @@ func (s *Stauth) endpoint(r *http.Request) string {
 	if s.isEndpoint(r.URL.Path) {
 		return r.URL.Path
 	}
-	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil && s.isEndpoint(orig.URL.Path) {
-		return orig.URL.Path
+	if orig := originalURL(r); s.isEndpoint(orig.Path) {
+		return orig.Path
 	}
 	return ""
 }
@@ -98,7 +98,7 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 			stale = true
 		case isUnreachable(err) && time.Now().Unix() < sess.accessExpires:
 			// The provider did not answer; the access token still works.
-			s.logger.Warn("access token refresh failed; trying again on the next request", zap.String("sub", sess.sub), zap.Error(err))
+			s.logger.Warn("access token refresh failed; trying again on the next request", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
 		default:
 			s.logger.Info("session ended: the access token could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
 			s.cookies.deleteSession(w, r)
@@ -106,7 +106,12 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		}
 	}
 	if stale {
-		if sealed, err := sealSession(s.sessions, sess); err == nil {
+		sealed, err := sealSession(s.sessions, sess)
+		if err != nil {
+			// The browser keeps the cookie it has: still valid, sealed with a
+			// previous secret or holding the tokens before this refresh.
+			s.logger.Error("the session could not be sealed again", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
+		} else {
 			s.cookies.setSession(w, r, sealed)
 		}
 	}
@@ -162,12 +167,12 @@ func isNavigation(r *http.Request) bool {
 	return r.Header.Get("Sec-Fetch-Mode") == "navigate" || strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// originalURI is the path and query the browser asked for, before rewrites.
-func originalURI(r *http.Request) string {
+// originalURL is the URL the browser asked for, before rewrites.
+func originalURL(r *http.Request) *url.URL {
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
-		return orig.URL.RequestURI()
+		return orig.URL
 	}
-	return r.URL.RequestURI()
+	return r.URL
 }
 
 // challenge answers a request without a session: a browser is sent to log
@@ -175,7 +180,7 @@ func originalURI(r *http.Request) string {
 func (s *Stauth) challenge(w http.ResponseWriter, r *http.Request) error {
 	setAuthHeaders(w.Header())
 	if isNavigation(r) {
-		return redirect(w, s.LoginPath+"?rd="+url.QueryEscape(originalURI(r)))
+		return redirect(w, s.LoginPath+"?rd="+url.QueryEscape(originalURL(r).RequestURI()))
 	}
 	w.Header().Set("WWW-Authenticate", `Cookie realm="stauth", form-action="`+s.LoginPath+`"`)
 	return writeJSON(w, http.StatusUnauthorized, map[string]string{
@@ -322,12 +327,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	d, err := p.discover(r.Context())
 	if err != nil {
-		s.logger.Error("login unavailable", zap.Error(err))
-		return writePage(w, http.StatusServiceUnavailable, page{
-			Title:      "The sign-in service is not available",
-			Paragraphs: []string{p.displayName + " cannot be reached right now. Please try again in a moment."},
-			Links:      []link{{Href: s.loginURL(p.name, returnTo), Label: "Try again", Primary: true}},
-		})
+		return s.unavailablePage(w, p, returnTo, err)
 	}
 	redirectURI, err := s.redirectURI(r, p)
 	if err != nil {
@@ -345,6 +345,21 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	return redirect(w, p.authCodeURL(d, tx))
 }
 
+// unavailablePage answers a login for a provider whose discovery failed.
+func (s *Stauth) unavailablePage(w http.ResponseWriter, p *provider, returnTo string, err error) error {
+	why := p.displayName + " cannot be reached right now. Please try again in a moment."
+	if s.misconfigured(p, err) {
+		why = "Sign-in with " + p.displayName + " is not set up correctly. The site's administrator can find the reason in Caddy's log."
+	} else {
+		s.logger.Error("login unavailable: the provider is not reachable", zap.Error(err))
+	}
+	return writePage(w, http.StatusServiceUnavailable, page{
+		Title:      "The sign-in service is not available",
+		Paragraphs: []string{why},
+		Links:      []link{{Href: s.loginURL(p.name, returnTo), Label: "Try again", Primary: true}},
+	})
+}
+
 // pickProvider finds the provider a login asks for: by name, by Streamlit's
 // login token, or the only one.
 func (s *Stauth) pickProvider(choice string) (*provider, error) {
@@ -354,7 +369,7 @@ func (s *Stauth) pickProvider(choice string) (*provider, error) {
 	if p, ok := s.providers[choice]; ok {
 		return p, nil
 	}
-	if strings.Count(choice, ".") != 2 {
+	if !looksLikeLoginToken(choice) {
 		return nil, errors.New("no provider is named " + choice)
 	}
 	name, err := providerFromLoginToken(choice, s.secrets.cookieSecrets, time.Now())
@@ -365,6 +380,13 @@ func (s *Stauth) pickProvider(choice string) (*provider, error) {
 		return p, nil
 	}
 	return nil, errors.New("the Streamlit login token names provider " + name + ", which is not configured")
+}
+
+// looksLikeLoginToken tells whether a login's provider parameter has the
+// shape of Streamlit's login token (a JWS: three dot-separated parts) rather
+// than of a provider's name.
+func looksLikeLoginToken(choice string) bool {
+	return strings.Count(choice, ".") == 2
 }
 
 // chooserPage lists the providers to log in with.
@@ -379,10 +401,10 @@ func (s *Stauth) chooserPage(returnTo string) page {
 // unknownProviderPage answers a login for a provider that is not configured
 // or a Streamlit login link that is not valid.
 func (s *Stauth) unknownProviderPage(choice, returnTo string) page {
-	if strings.Count(choice, ".") == 2 {
+	if looksLikeLoginToken(choice) {
 		return page{
 			Title:      "This sign-in link has expired",
-			Paragraphs: []string{"Sign-in links from the app are valid for two minutes. Go back to the app and sign in again."},
+			Paragraphs: []string{"Sign-in links from the app are valid for two minutes, and only on the site they were made for. Go back to the app and sign in again."},
 			Links:      []link{{Href: "/", Label: "Back to the app", Primary: true}},
 		}
 	}
@@ -480,16 +502,19 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 		setAuthHeaders(w.Header())
 		return redirect(w, "/") // the provider's return after logout
 	}
+	// Without a login of this browser, nothing the callback carries (an
+	// error_description included: anyone can write one into a link to this
+	// site) is shown.
 	tx := s.takeLogin(w, r, state)
-	if providerErr != "" {
-		return s.providerErrorPage(w, tx, providerErr, q.Get("error_description"))
-	}
 	if tx == nil {
 		return s.refusePage(w, nil, &refusal{
 			status: http.StatusBadRequest,
 			title:  "This sign-in has expired or was started elsewhere",
 			reason: "no login transaction cookie matches the callback's state (expired, replayed, or started in another browser or on another host)",
 		})
+	}
+	if providerErr != "" {
+		return s.providerErrorPage(w, tx, providerErr, q.Get("error_description"))
 	}
 	sess, hint, err := s.completeLogin(r, tx, q, path)
 	if err != nil {
@@ -559,10 +584,16 @@ func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Valu
 		return nil, "", err
 	}
 	sess, err := s.newSession(p, id)
-	if err != nil || s.secrets.exposeID || d.endSession == "" {
-		return sess, "", err
+	if err != nil {
+		return nil, "", err
 	}
-	return sess, id.rawIDToken, nil
+	// Logout at the provider sends the ID token as id_token_hint: unless the
+	// session holds it (exposed), it is kept in the logout hint cookie.
+	hint := ""
+	if !s.secrets.exposeID && d.endSession != "" {
+		hint = id.rawIDToken
+	}
+	return sess, hint, nil
 }
 
 // newSession builds the session of a verified login: its claims, and only
@@ -637,7 +668,8 @@ func (s *Stauth) retryURL(tx *loginTransaction) string {
 	return s.loginURL(tx.Provider, tx.ReturnTo)
 }
 
-// providerErrorPage shows the error a provider sent back (RFC 6749 §4.1.2.1).
+// providerErrorPage shows the error a provider sent back (RFC 6749 §4.1.2.1)
+// to a login of this browser.
 func (s *Stauth) providerErrorPage(w http.ResponseWriter, tx *loginTransaction, code, description string) error {
 	status, title := http.StatusBadRequest, "The sign-in did not succeed"
 	switch code {
@@ -648,7 +680,7 @@ func (s *Stauth) providerErrorPage(w http.ResponseWriter, tx *loginTransaction, 
 	case "temporarily_unavailable":
 		status = http.StatusServiceUnavailable
 	}
-	s.logger.Warn("the provider returned an error", zap.String("error", code), zap.String("error_description", description), zap.Bool("known_login", tx != nil))
+	s.logger.Warn("the provider returned an error", zap.String("provider", tx.Provider), zap.String("error", code), zap.String("error_description", description))
 	detail := "Error from the sign-in service: " + code
 	if description != "" {
 		detail += " (" + description + ")"
@@ -740,10 +772,8 @@ func randomBytes(n int) []byte {
 
 // allowMethods answers 405 unless the request uses one of methods.
 func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
-	for _, m := range methods {
-		if r.Method == m {
-			return true
-		}
+	if slices.Contains(methods, r.Method) {
+		return true
 	}
 	setAuthHeaders(w.Header())
 	w.Header().Set("Allow", strings.Join(methods, ", "))

@@ -24,7 +24,8 @@ func init() {
 	caddy.RegisterModule(Stauth{})
 }
 
-// Default settings; the endpoint paths are Streamlit's.
+// Default settings; the login and logout paths and the session length are
+// Streamlit's.
 const (
 	DefaultLoginPath  = "/auth/login"
 	DefaultLogoutPath = "/auth/logout"
@@ -70,7 +71,8 @@ type Stauth struct {
 	// AllowClaims, when set, lets in only users who pass every rule.
 	AllowClaims []ClaimRule `json:"allow_claims,omitempty"`
 
-	// SessionTTL is how long a login lasts. Default: 30 days (Streamlit's).
+	// SessionTTL is how long a login lasts, at least 1m. Default: 30 days
+	// (Streamlit's).
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
 
 	secrets       *secrets
@@ -111,7 +113,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
 	s.setDefaults()
 	if s.SecretsFile == "" {
-		return errors.New("stauth: the path of secrets.toml is missing (stauth <path/to/secrets.toml>)")
+		return errors.New("stauth: the path of secrets.toml is missing: write it after the directive (stauth <path/to/secrets.toml>), or set secrets_file in JSON")
 	}
 	if err := s.readSecrets(); err != nil {
 		return err
@@ -153,7 +155,8 @@ func (s *Stauth) setDefaults() {
 	}
 }
 
-// warnAboutFile warns when secrets.toml is readable by every user.
+// warnAboutFile warns when secrets.toml is readable by every user, and when
+// cookie_secret is too short to verify Streamlit's login links.
 func (s *Stauth) warnAboutFile() {
 	if info, err := os.Stat(s.SecretsFile); err == nil && info.Mode().Perm()&0o004 != 0 {
 		s.logger.Warn("the secrets file is readable by every user of this machine; restrict it with chmod 600",
@@ -183,7 +186,7 @@ func (s *Stauth) readSecrets() error {
 		if pc.redirectURI != sec.redirectURI {
 			section += "." + pc.name
 		}
-		for key, own := range map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath} {
+		for key, own := range s.ownPaths() {
 			if path == own {
 				return &secretsError{file: s.SecretsFile, section: section, msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, key)}
 			}
@@ -208,25 +211,67 @@ func (s *Stauth) setUpProviders(ctx caddy.Context) {
 	clientCtx := context.WithValue(base, oauth2.HTTPClient, s.client)
 	s.providers = make(map[string]*provider, len(s.secrets.providers))
 	for _, pc := range s.secrets.providers {
-		shared := slices.ContainsFunc(s.secrets.providers, func(other providerConfig) bool {
-			return other.name != pc.name && other.redirectURI == pc.redirectURI
-		})
-		p := newProvider(clientCtx, pc, shared, s.logger)
+		p := newProvider(clientCtx, pc, sharesCallback(s.secrets.providers, pc), s.logger)
 		s.providers[pc.name] = p
 		s.providerOrder = append(s.providerOrder, p)
 		go func() {
-			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil {
+			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil && !s.misconfigured(p, err) {
 				s.logger.Warn("provider not reachable yet; stauth will try again at the next login", zap.Error(err))
 			}
 		}()
 	}
 }
 
+// sharesCallback tells whether another provider has pc's callback path: the
+// callback is told apart by its path alone, so redirect URIs that differ
+// only in their query share it.
+func sharesCallback(all []providerConfig, pc providerConfig) bool {
+	path := parseRedirect(pc.redirectURI).Path
+	return slices.ContainsFunc(all, func(other providerConfig) bool {
+		return other.name != pc.name && parseRedirect(other.redirectURI).Path == path
+	})
+}
+
+// misconfigured tells whether a failed discovery found a document stauth
+// cannot use, which waiting will not mend, and then logs where to fix it.
+func (s *Stauth) misconfigured(p *provider, err error) bool {
+	var bad *metadataError
+	if !errors.As(err, &bad) {
+		return false
+	}
+	s.logger.Error("this provider cannot be used until its settings change: check server_metadata_url and client_kwargs in secrets.toml, and the provider's own settings",
+		zap.String("file", s.SecretsFile), zap.String("section", "["+p.section+"]"), zap.Error(err))
+	return true
+}
+
+// ownPaths are the paths of stauth's endpoints besides the callback, by the
+// name of their setting.
+func (s *Stauth) ownPaths() map[string]string {
+	return map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath}
+}
+
+// checkedCopy checks the whole configuration, secrets.toml included, on a
+// copy of s with the defaults filled in, so that caddy adapt refuses what
+// caddy run would.
+func (s *Stauth) checkedCopy() (*Stauth, error) {
+	checked := *s
+	checked.setDefaults()
+	if err := checked.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := newAccessRules(checked.AllowEmails, checked.AllowClaims); err != nil {
+		return nil, err
+	}
+	if err := checked.readSecrets(); err != nil {
+		return nil, err
+	}
+	return &checked, nil
+}
+
 // Validate checks the settings that do not come from secrets.toml.
 func (s *Stauth) Validate() error {
-	paths := map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath}
 	seen := map[string]string{}
-	for key, path := range paths {
+	for key, path := range s.ownPaths() {
 		if !strings.HasPrefix(path, "/") {
 			return fmt.Errorf("stauth: %s %q must be a path starting with /", key, path)
 		}

@@ -35,7 +35,8 @@ var asymmetricAlgs = []string{
 }
 
 // provider is one OpenID Connect provider: its settings from secrets.toml and
-// what discovery learnt of it, fetched on first use and kept.
+// what discovery learnt of it. Discovery starts at Provision and is tried
+// again at each login until it succeeds; its result is then kept.
 type provider struct {
 	providerConfig
 	// ctx carries the HTTP client for go-oidc and x/oauth2; it lives as long
@@ -166,7 +167,7 @@ func (p *provider) discover(ctx context.Context) (*discovered, error) {
 
 // runDiscovery fetches the metadata for everyone waiting on call.
 func (p *provider) runDiscovery(call *discovery) {
-	call.result, call.err = p.fetchMetadata(p.ctx)
+	call.result, call.err = p.fetchMetadata()
 	if call.err != nil {
 		call.err = fmt.Errorf("discovery of provider %q from %s: %w", p.name, p.metadataURL, call.err)
 	}
@@ -184,16 +185,15 @@ func (p *provider) runDiscovery(call *discovery) {
 }
 
 // fetchMetadata reads and checks the discovery document.
-func (p *provider) fetchMetadata(ctx context.Context) (*discovered, error) {
-	client := p.ctx.Value(oauth2.HTTPClient).(*http.Client)
-	ctx, cancel := context.WithTimeout(ctx, providerTimeout)
+func (p *provider) fetchMetadata() (*discovered, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, providerTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metadataURL, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
+	resp, err := p.client().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,20 @@ func (p *provider) fetchMetadata(ctx context.Context) (*discovered, error) {
 	return p.checkMetadata(&meta)
 }
 
-// metadataError is a discovery document stauth cannot use.
+// client is the HTTP client for every request to the provider (see
+// newProviderClient).
+func (p *provider) client() *http.Client {
+	return p.ctx.Value(oauth2.HTTPClient).(*http.Client)
+}
+
+// withClient makes x/oauth2 and go-oidc use the provider's HTTP client for
+// requests made with ctx.
+func (p *provider) withClient(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, p.client())
+}
+
+// metadataError is a discovery document stauth cannot use: the provider
+// answered, but something in secrets.toml or at the provider must change.
 type metadataError struct{ reason string }
 
 func (e *metadataError) Error() string { return e.reason }
@@ -224,10 +237,8 @@ func (p *provider) checkMetadata(meta *providerMetadata) (*discovered, error) {
 	if meta.Issuer == "" || want != p.metadataURL {
 		return nil, &metadataError{fmt.Sprintf("the document's issuer %q does not match server_metadata_url (the issuer + /.well-known/openid-configuration must equal it; for Microsoft Entra use your tenant ID, not common or organizations)", meta.Issuer)}
 	}
-	for name, endpoint := range map[string]string{"authorization_endpoint": meta.AuthorizationEndpoint, "token_endpoint": meta.TokenEndpoint, "jwks_uri": meta.JWKSURI} {
-		if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, &metadataError{fmt.Sprintf("the document's %s %q is not an absolute URL", name, endpoint)}
-		}
+	if err := checkEndpoints(meta, strings.HasPrefix(p.metadataURL, "https:")); err != nil {
+		return nil, err
 	}
 	if len(meta.ResponseTypesSupported) > 0 && !slices.Contains(meta.ResponseTypesSupported, "code") {
 		return nil, &metadataError{"the provider does not support the authorization code flow (response_types_supported lacks code)"}
@@ -265,6 +276,31 @@ func (p *provider) checkMetadata(meta *providerMetadata) (*discovered, error) {
 	}, nil
 }
 
+// checkEndpoints checks that the document's endpoints are absolute URLs,
+// and https ones when the document itself came over https: a key set or a
+// token endpoint on plain http would undo what https protected.
+func checkEndpoints(meta *providerMetadata, https bool) error {
+	endpoints := map[string]string{"authorization_endpoint": meta.AuthorizationEndpoint, "token_endpoint": meta.TokenEndpoint, "jwks_uri": meta.JWKSURI}
+	for name, endpoint := range map[string]string{"userinfo_endpoint": meta.UserinfoEndpoint, "end_session_endpoint": meta.EndSessionEndpoint} {
+		if endpoint != "" {
+			endpoints[name] = endpoint
+		}
+	}
+	for name, endpoint := range endpoints {
+		u, err := url.Parse(endpoint)
+		if err == nil {
+			err = checkWebURL(u)
+		}
+		if err == nil && https && u.Scheme != "https" {
+			err = errors.New("must use https, as the discovery document does")
+		}
+		if err != nil {
+			return &metadataError{fmt.Sprintf("the document's %s %s %v", name, shownURL(endpoint), err)}
+		}
+	}
+	return nil
+}
+
 // signingAlgs keeps the advertised asymmetric algorithms; a provider that
 // advertises none signs with RS256 (OpenID Connect Discovery 1.0 §3).
 func signingAlgs(advertised []string) []string {
@@ -280,8 +316,9 @@ func signingAlgs(advertised []string) []string {
 	return algs
 }
 
-// authStyle picks how the client authenticates at the token endpoint:
-// client_secret_basic unless the provider supports only client_secret_post.
+// authStyle picks how the client authenticates at the token endpoint: the
+// configured token_endpoint_auth_method, else client_secret_basic unless the
+// provider supports only client_secret_post.
 func authStyle(configured string, supported []string) (oauth2.AuthStyle, error) {
 	switch {
 	case configured == "client_secret_basic":
@@ -341,7 +378,15 @@ func unreachable(err error, doing string) *refusal {
 	case errors.As(err, &opErr):
 		status = http.StatusServiceUnavailable
 	}
-	return &refusal{status: status, title: "The sign-in service is not answering", reason: doing + ": " + err.Error()}
+	return &refusal{status: status, title: notAnswering, reason: doing + ": " + err.Error()}
+}
+
+// notAnswering is the title of the page for a provider that failed.
+const notAnswering = "The sign-in service is not answering"
+
+// badGateway is the refusal for a provider that answered wrongly.
+func badGateway(reason string) *refusal {
+	return &refusal{status: http.StatusBadGateway, title: notAnswering, reason: reason}
 }
 
 // isUnreachable tells whether err comes from the network or a provider fault
@@ -356,7 +401,7 @@ func isUnreachable(err error) bool {
 func (p *provider) exchange(ctx context.Context, d *discovered, tx *loginTransaction, code string) (*identity, error) {
 	cfg := d.oauth
 	cfg.RedirectURL = tx.RedirectURI
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.ctx.Value(oauth2.HTTPClient))
+	ctx = p.withClient(ctx)
 	token, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(tx.Verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
@@ -368,7 +413,7 @@ func (p *provider) exchange(ctx context.Context, d *discovered, tx *loginTransac
 		}
 		// Not a token response (x/oauth2 reads at most 1 MiB of it, so an
 		// oversized one fails to parse): the provider answered wrongly.
-		return nil, &refusal{status: http.StatusBadGateway, title: "The sign-in service is not answering", reason: "code exchange: " + err.Error()}
+		return nil, badGateway("code exchange: " + err.Error())
 	}
 	id, err := p.verifyIDToken(ctx, d, token, tx.Nonce)
 	if err != nil {
@@ -426,12 +471,11 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, token *oaut
 // keeps only the text of a key fetch error, so the keys are fetched again
 // to tell (only after a failed check).
 func (p *provider) checkKeys(ctx context.Context, jwksURI string) *refusal {
-	client := p.ctx.Value(oauth2.HTTPClient).(*http.Client)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURI, nil)
 	if err != nil {
 		return unreachable(err, "fetching the provider's signing keys")
 	}
-	resp, err := client.Do(req)
+	resp, err := p.client().Do(req)
 	if err != nil {
 		return unreachable(err, "fetching the provider's signing keys")
 	}
@@ -440,7 +484,7 @@ func (p *provider) checkKeys(ctx context.Context, jwksURI string) *refusal {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil || resp.StatusCode != http.StatusOK || len(set.Keys) == 0 {
-		return &refusal{status: http.StatusBadGateway, title: "The sign-in service is not answering", reason: "the provider's jwks_uri serves no signing keys"}
+		return badGateway("the provider's jwks_uri serves no signing keys")
 	}
 	return nil
 }
@@ -489,7 +533,7 @@ func (p *provider) mergeUserinfo(ctx context.Context, d *discovered, id *identit
 // refresh redeems a refresh token for a new access token (OpenID Connect Core
 // 1.0 §12). A new ID token, when sent, must name the same subject.
 func (p *provider) refresh(ctx context.Context, d *discovered, sess *session) (*oauth2.Token, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, p.ctx.Value(oauth2.HTTPClient))
+	ctx = p.withClient(ctx)
 	token, err := d.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: sess.refreshToken, Expiry: time.Unix(1, 0)}).Token()
 	if err != nil {
 		return nil, err
@@ -509,10 +553,7 @@ func (p *provider) refresh(ctx context.Context, d *discovered, sess *session) (*
 // endSessionURL returns where logout sends the browser at the provider
 // (OpenID Connect RP-Initiated Logout 1.0 §2).
 func (p *provider) endSessionURL(d *discovered, idToken, postLogout string) string {
-	u, err := url.Parse(d.endSession)
-	if err != nil {
-		return ""
-	}
+	u, _ := url.Parse(d.endSession) // checkEndpoints parsed it
 	q := u.Query()
 	if idToken != "" {
 		q.Set("id_token_hint", idToken)

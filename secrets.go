@@ -3,10 +3,12 @@ package stauth
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -28,7 +30,8 @@ type secrets struct {
 	cookieSecrets []string
 	exposeID      bool
 	exposeAccess  bool
-	// providers are sorted by name.
+	// providers are the unnamed provider of [auth] (named default) first,
+	// then the [auth.NAME] sections sorted by name.
 	providers []providerConfig
 	// warnings are problems worth logging that do not stop Caddy.
 	warnings []string
@@ -36,7 +39,9 @@ type secrets struct {
 
 // providerConfig is one OpenID Connect provider of secrets.toml.
 type providerConfig struct {
-	name         string
+	name string
+	// section is where the provider is configured: auth or auth.NAME.
+	section      string
 	displayName  string
 	clientID     string
 	clientSecret string
@@ -69,7 +74,8 @@ func (e *secretsError) Error() string {
 // providerKeys are the keys of a provider section; the first three are required.
 var providerKeys = []string{"client_id", "client_secret", "server_metadata_url", "client_kwargs", "display_name"}
 
-// sharedKeys are the keys only [auth] itself may hold.
+// sharedKeys are the keys of [auth] that apply to every provider; a named
+// provider may hold only redirect_uri of them (see ownRedirectURI).
 var sharedKeys = []string{"redirect_uri", "cookie_secret", "cookie_secret_previous", "expose_tokens"}
 
 // ownedAuthParams are authorization request parameters stauth sets itself.
@@ -117,6 +123,24 @@ func redactTOML(msg, text string, line int) string {
 	return msg
 }
 
+// keyOnLine names the key that a line of TOML sets, as " (key)", when the
+// line is a plain key = value.
+func keyOnLine(text string, line int) string {
+	lines := strings.Split(text, "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	key, _, found := strings.Cut(lines[line-1], "=")
+	key = strings.TrimSpace(key)
+	if !found || !bareKey.MatchString(key) {
+		return ""
+	}
+	return " (" + key + ")"
+}
+
+// bareKey matches a TOML key that needs no quotes, dotted or not.
+var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
 // parseSecrets validates the TOML text of a secrets file named file.
 func parseSecrets(file, text string) (*secrets, error) {
 	var doc map[string]any
@@ -124,9 +148,9 @@ func parseSecrets(file, text string) (*secrets, error) {
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			msg := redactTOML(perr.Message, text, perr.Position.Line)
-			return nil, &secretsError{file: file, msg: fmt.Sprintf("line %d: not valid TOML: %s", perr.Position.Line, msg)}
+			return nil, &secretsError{file: file, msg: fmt.Sprintf("line %d%s: not valid TOML: %s (text values go in double quotes, like client_secret = \"…\")", perr.Position.Line, keyOnLine(text, perr.Position.Line), msg)}
 		}
-		return nil, &secretsError{file: file, msg: "not valid TOML: " + err.Error()}
+		return nil, &secretsError{file: file, msg: "not valid TOML: " + quoted.ReplaceAllString(err.Error(), `"…"`)}
 	}
 	rawAuth, ok := doc["auth"]
 	if !ok {
@@ -156,6 +180,11 @@ func (p *secretsParser) fail(section, format string, args ...any) {
 	if p.err == nil {
 		p.err = &secretsError{file: p.file, section: section, msg: fmt.Sprintf(format, args...)}
 	}
+}
+
+// warn keeps a problem that does not stop Caddy, to be logged.
+func (p *secretsParser) warn(section, format string, args ...any) {
+	p.s.warnings = append(p.s.warnings, (&secretsError{file: p.file, section: section, msg: fmt.Sprintf(format, args...)}).Error())
 }
 
 // str reads a required string key; it never shows the value.
@@ -212,9 +241,7 @@ func (p *secretsParser) strList(section string, table map[string]any, key string
 func (p *secretsParser) shared(auth map[string]any) {
 	p.s.redirectURI = p.str("auth", auth, "redirect_uri")
 	if p.err == nil {
-		if err := checkRedirectURI(p.s.redirectURI); err != nil {
-			p.fail("auth", "redirect_uri %q %v", p.s.redirectURI, err)
-		}
+		p.checkRedirectURI("auth", p.s.redirectURI)
 	}
 	secret := p.str("auth", auth, "cookie_secret")
 	p.s.cookieSecrets = append([]string{secret}, p.strList("auth", auth, "cookie_secret_previous")...)
@@ -239,34 +266,68 @@ func (p *secretsParser) shared(auth map[string]any) {
 	}
 }
 
-// checkRedirectURI checks redirect_uri once {port} is given a value.
-func checkRedirectURI(raw string) error {
+// checkRedirectURI checks a redirect_uri once {port} is given a value.
+func (p *secretsParser) checkRedirectURI(section, raw string) {
 	u, err := url.Parse(strings.ReplaceAll(raw, "{port}", "8501"))
+	if err == nil {
+		err = checkWebURL(u)
+	}
 	switch {
 	case err != nil:
-		return errors.New("is not a valid URL")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		err = errors.New("must not have a #fragment")
+	case u.Path == "" || u.Path == "/":
+		err = errors.New("needs a path for the login callback, such as /oauth2callback")
+	case u.Scheme == "http" && !isLoopback(u):
+		p.warn(section, "redirect_uri %s is plain http on a host other than this machine: stauth's cookies cannot be Secure and can be read on the network; use https", shownURL(raw))
+	}
+	if err != nil {
+		p.fail(section, "redirect_uri %s %v", shownURL(raw), err)
+	}
+}
+
+// checkWebURL checks that u is an absolute http or https URL with a host and
+// no user name or password.
+func checkWebURL(u *url.URL) error {
+	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("must be an absolute URL starting with https:// (or http:// for local development)")
+		return errors.New("must be an absolute URL starting with https:// (or http:// on this machine)")
 	case u.Host == "":
 		return errors.New("has no host")
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return errors.New("must not have a #fragment")
 	case u.User != nil:
 		return errors.New("must not hold a user name or password")
-	case u.Path == "" || u.Path == "/":
-		return errors.New("needs a path for the login callback, such as /oauth2callback")
 	}
 	return nil
+}
+
+// isLoopback tells whether u's host is this machine.
+func isLoopback(u *url.URL) bool {
+	host := u.Hostname()
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
+// shownURL is a URL as an error message may quote it: without a password.
+func shownURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return strconv.Quote(u.Redacted())
+	}
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		return strconv.Quote("…" + raw[at:])
+	}
+	return strconv.Quote(raw)
 }
 
 // allProviders reads the unnamed provider of [auth] and every [auth.NAME].
 func (p *secretsParser) allProviders(auth map[string]any) {
 	names := make([]string, 0, len(auth))
 	for key, value := range auth {
-		if _, isTable := value.(map[string]any); isTable && key != "client_kwargs" {
+		if isSubsection(key, value) {
 			names = append(names, key)
 		} else if !slices.Contains(providerKeys, key) && !slices.Contains(sharedKeys, key) {
-			p.s.warnings = append(p.s.warnings, fmt.Sprintf("%s: [auth]: %s is not a key stauth knows; it is ignored", p.file, key))
+			p.warn("auth", "%s is not a key stauth knows; it is ignored", key)
 		}
 	}
 	slices.Sort(names)
@@ -281,6 +342,13 @@ func (p *secretsParser) allProviders(auth map[string]any) {
 	if p.err == nil && len(p.s.providers) == 0 {
 		p.fail("auth", "no provider is configured: add client_id, client_secret and server_metadata_url to [auth], or an [auth.NAME] section holding them")
 	}
+}
+
+// isSubsection tells whether a key holds a section of its own, such as
+// [auth.google], rather than a value (client_kwargs is an inline table).
+func isSubsection(key string, value any) bool {
+	_, isTable := value.(map[string]any)
+	return isTable && key != "client_kwargs"
 }
 
 // hasProviderKeys tells whether [auth] holds an unnamed provider.
@@ -301,6 +369,7 @@ func (p *secretsParser) provider(section, name string, table map[string]any) {
 	}
 	pc := providerConfig{
 		name:         name,
+		section:      section,
 		clientID:     p.str(section, table, "client_id"),
 		clientSecret: p.str(section, table, "client_secret"),
 		metadataURL:  p.str(section, table, "server_metadata_url"),
@@ -311,22 +380,20 @@ func (p *secretsParser) provider(section, name string, table map[string]any) {
 		pc.displayName = name
 	}
 	if p.err == nil {
-		if err := checkMetadataURL(pc.metadataURL); err != nil {
-			p.fail(section, "server_metadata_url %q %v", pc.metadataURL, err)
-		}
+		p.checkMetadataURL(section, pc.metadataURL)
 	}
 	pc.redirectURI = p.s.redirectURI
 	if section != "auth" {
 		p.ownRedirectURI(section, table, &pc)
 		for key, value := range table {
-			if _, isTable := value.(map[string]any); isTable && key != "client_kwargs" {
+			if isSubsection(key, value) {
 				p.fail(section, "%s is a section inside a provider; providers are [auth.NAME] sections directly under [auth]", key)
 			} else if key == "redirect_uri" {
 				continue
 			} else if slices.Contains(sharedKeys, key) {
 				p.fail(section, "%s belongs in [auth], where it applies to every provider", key)
 			} else if !slices.Contains(providerKeys, key) {
-				p.s.warnings = append(p.s.warnings, fmt.Sprintf("%s: [%s]: %s is not a key stauth knows; it is ignored", p.file, section, key))
+				p.warn(section, "%s is not a key stauth knows; it is ignored", key)
 			}
 		}
 	}
@@ -343,33 +410,34 @@ func (p *secretsParser) ownRedirectURI(section string, table map[string]any, pc 
 	if own == "" || p.err != nil {
 		return
 	}
-	if err := checkRedirectURI(own); err != nil {
-		p.fail(section, "redirect_uri %q %v", own, err)
+	p.checkRedirectURI(section, own)
+	if p.err != nil {
 		return
 	}
-	mine, _ := url.Parse(strings.ReplaceAll(own, "{port}", "1"))
-	shared, _ := url.Parse(strings.ReplaceAll(p.s.redirectURI, "{port}", "1"))
+	mine, shared := parseRedirect(own), parseRedirect(p.s.redirectURI)
 	if mine.Scheme != shared.Scheme || mine.Host != shared.Host {
-		p.fail(section, "redirect_uri %q must be on the same scheme and host as [auth]'s redirect_uri %q, where stauth's cookies live", own, p.s.redirectURI)
+		p.fail(section, "redirect_uri %s must be on the same scheme and host as [auth]'s redirect_uri %s, where stauth's cookies live", shownURL(own), shownURL(p.s.redirectURI))
 		return
 	}
 	pc.redirectURI = own
 }
 
 // checkMetadataURL checks server_metadata_url.
-func checkMetadataURL(raw string) error {
+func (p *secretsParser) checkMetadataURL(section, raw string) {
 	u, err := url.Parse(raw)
+	if err == nil {
+		err = checkWebURL(u)
+	}
 	switch {
 	case err != nil:
-		return errors.New("is not a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("must be an absolute URL starting with https://")
-	case u.Host == "":
-		return errors.New("has no host")
 	case !strings.HasSuffix(u.Path, "/.well-known/openid-configuration"):
-		return errors.New("must end with /.well-known/openid-configuration (the provider's OpenID Connect discovery document)")
+		err = errors.New("must end with /.well-known/openid-configuration (the provider's OpenID Connect discovery document)")
+	case u.Scheme == "http" && !isLoopback(u):
+		p.warn(section, "server_metadata_url %s is plain http on a host other than this machine: anyone on the network between Caddy and the provider could swap its signing keys and forge logins; use https", shownURL(raw))
 	}
-	return nil
+	if err != nil {
+		p.fail(section, "server_metadata_url %s %v", shownURL(raw), err)
+	}
 }
 
 // clientKwargs reads client_kwargs into the provider's authorization request

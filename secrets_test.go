@@ -61,6 +61,8 @@ func TestSecretsErrors(t *testing.T) {
 		{"named client_id empty", sharedOnly + strings.Replace(namedProvider, `client_id = "client"`, `client_id = " "`, 1), `[auth.google]: client_id is empty`},
 		{"unnamed client_secret missing", strings.Replace(validAuth, `client_secret = "`+testClientSecret+`"`, "", 1), `[auth]: client_secret is missing`},
 		{"metadata URL relative", strings.Replace(validAuth, `https://accounts.example.com/.well-known`, "accounts.example.com/.well-known", 1), `server_metadata_url "accounts.example.com/.well-known/openid-configuration" must be an absolute URL`},
+		{"metadata URL with a password", strings.Replace(validAuth, `https://accounts.example.com`, "https://u:"+testClientSecret+"@accounts.example.com", 1), `[auth]: server_metadata_url "https://u:xxxxx@accounts.example.com/.well-known/openid-configuration" must not hold a user name or password`},
+		{"redirect_uri with a password", strings.Replace(validAuth, `https://app.example.com`, "https://u:"+testClientSecret+"@app.example.com", 1), `[auth]: redirect_uri "https://u:xxxxx@app.example.com/oauth2callback" must not hold a user name or password`},
 		{"metadata URL not discovery", strings.Replace(validAuth, `/.well-known/openid-configuration`, "/", 1), `must end with /.well-known/openid-configuration`},
 		{"client_kwargs not a table", validAuth + `client_kwargs = "prompt=login"`, `[auth]: client_kwargs must be a table`},
 		{"client_kwargs owned state", validAuth + `client_kwargs = { state = "x" }`, `[auth]: client_kwargs.state is set by stauth itself for every login; remove it`},
@@ -75,8 +77,8 @@ func TestSecretsErrors(t *testing.T) {
 		{"provider redirect_uri on another host", sharedOnly + namedProvider + `redirect_uri = "https://other.example.com/oauth2callback"`, `[auth.google]: redirect_uri "https://other.example.com/oauth2callback" must be on the same scheme and host as [auth]'s redirect_uri`},
 		{"provider redirect_uri relative", sharedOnly + namedProvider + `redirect_uri = "/cb"`, `[auth.google]: redirect_uri "/cb" must be an absolute URL`},
 		{"section in provider", sharedOnly + namedProvider + "[auth.google.extra]\nx = 1\n", `[auth.google]: extra is a section inside a provider`},
-		{"bad TOML keeps the secret", sharedOnly + "[auth.google]\nclient_id = \"c\"\nclient_secret = " + testClientSecret + "\n", `secrets.toml: line 6: not valid TOML`},
-		{"unterminated string", "[auth]\nredirect_uri = \"https://x\n", `secrets.toml: line 2: not valid TOML: strings cannot contain newlines`},
+		{"bad TOML keeps the secret", sharedOnly + "[auth.google]\nclient_id = \"c\"\nclient_secret = " + testClientSecret + "\n", `secrets.toml: line 6 (client_secret): not valid TOML`},
+		{"unterminated string", "[auth]\nredirect_uri = \"https://x\n", `secrets.toml: line 2 (redirect_uri): not valid TOML: strings cannot contain newlines`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -171,6 +173,34 @@ func TestSecretsPortPlaceholderAndWarnings(t *testing.T) {
 	}
 	if len(s.warnings) != 1 || !strings.Contains(s.warnings[0], "secrets.toml: [auth]: colour is not a key stauth knows") {
 		t.Fatalf("warnings %q", s.warnings)
+	}
+}
+
+// TestSecretsPlainHTTPWarnings: plain http is for this machine; elsewhere
+// it works, with a warning that names the file, section and key.
+func TestSecretsPlainHTTPWarnings(t *testing.T) {
+	for _, c := range []struct {
+		name, from, to, want string
+	}{
+		{"redirect_uri on a network host", "https://app.example.com", "http://app.example.com", `secrets.toml: [auth]: redirect_uri "http://app.example.com/oauth2callback" is plain http on a host other than this machine`},
+		{"metadata on a network host", "https://accounts.example.com", "http://keycloak:8080", `secrets.toml: [auth]: server_metadata_url "http://keycloak:8080/.well-known/openid-configuration" is plain http on a host other than this machine: anyone on the network between Caddy and the provider could swap its signing keys`},
+		{"redirect_uri on localhost", "https://app.example.com", "http://localhost:8501", ""},
+		{"redirect_uri on 127.0.0.1", "https://app.example.com", "http://127.0.0.1:8501", ""},
+		{"metadata on ::1", "https://accounts.example.com", "http://[::1]:5556", ""},
+		{"metadata on a .localhost name", "https://accounts.example.com", "http://dex.localhost", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := parseSecrets("secrets.toml", strings.Replace(validAuth, c.from, c.to, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case c.want == "" && len(s.warnings) != 0:
+				t.Fatalf("warnings %q, want none", s.warnings)
+			case c.want != "" && (len(s.warnings) != 1 || !strings.Contains(s.warnings[0], c.want)):
+				t.Fatalf("warnings %q, want one containing %q", s.warnings, c.want)
+			}
+		})
 	}
 }
 

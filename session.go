@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -49,12 +50,10 @@ const loginTTL = 10 * time.Minute
 const maxPendingLogins = 4
 
 // sealer encrypts and authenticates cookie values for one purpose. The first
-// AEAD uses cookie_secret; the others, cookie_secret_previous, only open.
+// AEAD, keyed from cookie_secret, seals and opens; the others, keyed from
+// cookie_secret_previous, only open.
 type sealer struct {
 	aeads []cipher.AEAD
-	// opens are AES-GCM with the same keys and an explicit nonce, so that
-	// open can decrypt in place (the sealed layout is the same).
-	opens []cipher.AEAD
 	aad   []byte
 }
 
@@ -76,25 +75,22 @@ func newSealer(secrets []string, purpose string) (*sealer, error) {
 		if err != nil {
 			return nil, err
 		}
-		aead, err := cipher.NewGCMWithRandomNonce(block)
-		if err != nil {
-			return nil, err
-		}
-		opener, err := cipher.NewGCM(block)
+		aead, err := cipher.NewGCM(block)
 		if err != nil {
 			return nil, err
 		}
 		s.aeads = append(s.aeads, aead)
-		s.opens = append(s.opens, opener)
 	}
 	return s, nil
 }
 
 // seal returns plaintext sealed with the current secret, as cookie-safe text.
 func (s *sealer) seal(plaintext []byte) string {
-	out := make([]byte, 1, 1+len(plaintext)+s.aeads[0].Overhead())
+	out := make([]byte, 1+gcmNonceSize, 1+gcmNonceSize+len(plaintext)+gcmTagSize)
 	out[0] = sealVersion
-	out = s.aeads[0].Seal(out, nil, plaintext, s.aad)
+	nonce := out[1:]
+	_, _ = rand.Read(nonce) // crypto/rand.Read never fails
+	out = s.aeads[0].Seal(out, nonce, plaintext, s.aad)
 	return base64.RawURLEncoding.EncodeToString(out)
 }
 
@@ -105,7 +101,7 @@ func (s *sealer) seal(plaintext []byte) string {
 // the plaintext shares.
 func (s *sealer) open(value string) (plaintext []byte, stale, ok bool) {
 	size := base64.RawURLEncoding.DecodedLen(len(value))
-	if len(s.opens) > 1 {
+	if len(s.aeads) > 1 {
 		// A failed Open may wipe its output: with several keys, every
 		// attempt but the last decrypts into a copy.
 		size *= 2
@@ -116,9 +112,9 @@ func (s *sealer) open(value string) (plaintext []byte, stale, ok bool) {
 		return nil, false, false
 	}
 	nonce, sealed := buf[1:1+gcmNonceSize], buf[1+gcmNonceSize:n]
-	for i, aead := range s.opens {
+	for i, aead := range s.aeads {
 		out := sealed[:0]
-		if i < len(s.opens)-1 {
+		if i < len(s.aeads)-1 {
 			out = buf[n:n]
 		}
 		if plain, err := aead.Open(out, nonce, sealed, s.aad); err == nil {

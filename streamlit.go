@@ -40,5 +40,5 @@ func providerFromLoginToken(raw string, secrets []string, now time.Time) (string
 		}
 		return claims.Provider, nil
 	}
-	return "", errors.New("the login token is not signed with cookie_secret")
+	return "", errors.New("the login token is not signed with cookie_secret or cookie_secret_previous: the Streamlit app's secrets.toml and Caddy's must hold the same cookie_secret")
 }
