@@ -6,10 +6,12 @@ package stauth
 // provider that comes back is used without a restart.
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stauth/caddy-stauth/internal/hostileop"
 	"github.com/stauth/caddy-stauth/internal/testcaddy"
@@ -56,7 +58,7 @@ func TestProviderFaults(t *testing.T) {
 		{name: "discovery-endless", ep: hostileop.Discovery, fault: hostileop.Fault{Endless: true}, lo: 503, hi: 503},
 		{name: "token-500", ep: hostileop.Token, fault: hostileop.Fault{Status: 500}, lo: 502, hi: 503},
 		{name: "token-503", ep: hostileop.Token, fault: hostileop.Fault{Status: 503}, lo: 502, hi: 503},
-		{name: "token-invalid_grant-is-a-refusal", ep: hostileop.Token, fault: hostileop.Fault{Status: 400}, lo: 400, hi: 499},
+		{name: "token-invalid_grant-is-a-refusal", ep: hostileop.Token, fault: hostileop.Fault{Status: 400, Error: "invalid_grant"}, lo: 400, hi: 499},
 		{name: "token-huge", ep: hostileop.Token, fault: hostileop.Fault{Huge: huge}, lo: 502, hi: 502},
 		{name: "token-endless", ep: hostileop.Token, fault: hostileop.Fault{Endless: true}, lo: 502, hi: 502},
 		{name: "jwks-500", ep: hostileop.JWKS, fault: hostileop.Fault{Status: 500}, lo: 502, hi: 504},
@@ -88,15 +90,19 @@ func TestProviderFaults(t *testing.T) {
 }
 
 // TestTokenEndpointHangs: a token endpoint that never answers gets the
-// error page within stauth's provider timeout (10 s), not a hung request.
-// The hostile endpoint is released when the request ends or the test does.
+// error page within stauth's provider timeout (10 s), not a hung request:
+// the login is given providerTimeout and 5 s more, and fails the test when
+// it is still unanswered then. The hostile endpoint is released when the
+// request ends or the test does.
 func TestTokenEndpointHangs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for stauth's 10 s provider timeout")
 	}
 	t.Run("DESIGN-provider/token-endpoint-hangs", func(t *testing.T) {
 		s := newAtkSite(t, atkOptions{behaviour: hostileop.Behaviour{Faults: map[hostileop.Endpoint]hostileop.Fault{hostileop.Token: {Hang: true}}}})
-		b := s.browser(t)
+		ctx, cancel := context.WithTimeout(t.Context(), providerTimeout+5*time.Second)
+		defer cancel()
+		b := s.browser(t).withContext(ctx)
 		b.assertRefused(b.logIn("/auth/login"), 502, 504)
 		if n := s.OP.Count(hostileop.Token); n != 1 {
 			t.Errorf("%d token requests, want 1", n)

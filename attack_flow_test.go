@@ -62,17 +62,25 @@ func TestFlowLoginCSRF(t *testing.T) {
 	attacker := s.browser(t)
 	cb := attacker.authorize(attacker.startLogin("/auth/login"))
 
-	t.Run("RFC9700-4.7/callback-in-a-fresh-browser", func(t *testing.T) {
-		victim := s.browser(t)
-		victim.assertRefused(victim.get(cb.String(), "Sec-Fetch-Site", "cross-site"), 400, 499)
-		assertNoTokenRequest(t, s.OP)
-	})
-	t.Run("RFC9700-4.7/callback-in-a-browser-with-its-own-login-pending", func(t *testing.T) {
-		victim := s.browser(t)
-		victim.startLogin("/auth/login")
-		victim.assertRefused(victim.get(cb.String(), "Sec-Fetch-Site", "cross-site"), 400, 499)
-		assertNoTokenRequest(t, s.OP)
-	})
+	for _, c := range []struct {
+		name    string
+		pending bool // the victim has a login of their own pending
+	}{
+		{"RFC9700-4.7/callback-in-a-fresh-browser", false},
+		{"RFC9700-4.7/callback-in-a-browser-with-its-own-login-pending", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			victim := s.browser(t)
+			if c.pending {
+				victim.startLogin("/auth/login")
+			}
+			before := s.OP.Count(hostileop.Token)
+			victim.assertRefused(victim.get(cb.String(), "Sec-Fetch-Site", "cross-site"), 400, 499)
+			if n := s.OP.Count(hostileop.Token); n != before {
+				t.Errorf("the refused callback made %d token request(s)", n-before)
+			}
+		})
+	}
 }
 
 // TestFlowReplay: a callback is used once (RFC 6749 §4.1.2: the code is
@@ -115,8 +123,12 @@ func TestFlowReplay(t *testing.T) {
 		}
 		attacker := s.browser(t)
 		attacker.setCookies(&http.Cookie{Name: tx.Name, Value: tx.Value})
+		before := s.OP.Count(hostileop.Token)
 		attacker.assertRefused(attacker.get(cb.String()), 400, 499)
 		last := s.OP.Requests(hostileop.Token)
+		if len(last) != before+1 {
+			t.Fatalf("the replayed callback made %d token request(s), want 1: the stolen transaction cookie should get the code to the provider, which refuses it", len(last)-before)
+		}
 		if got := last[len(last)-1].Outcome; !strings.HasPrefix(got, "invalid_grant") {
 			t.Errorf("the replayed code reached the provider with outcome %q, want it refused as used", got)
 		}
@@ -248,11 +260,13 @@ func TestFlowMixUp(t *testing.T) {
 		// provider) and the nonce stop it; the attacker cannot redeem it
 		// directly without stauth's client_secret at the honest provider.
 		// With a shared redirect_uri and no iss, nothing tells the answers
-		// apart (hence the warning stauth logs and per-provider redirect URIs).
+		// apart (hence the warning stauth logs and per-provider redirect
+		// URIs): the documented residual risk is that the honest code goes
+		// to the attacker's token endpoint.
 		b, _, honest, attacker := run(t, hostileop.Behaviour{}, false)
 		leaked := attacker.Requests(hostileop.Token)
-		if len(leaked) == 0 {
-			t.Skip("no code leaked")
+		if len(leaked) == 0 || leaked[0].Form.Get("code") == "" {
+			t.Fatalf("the documented mix-up (a shared redirect_uri, a provider that sends no iss) is expected to leak the honest provider's code to the attacker's token endpoint, which got %+v; if stauth now stops it, turn this into a refusal test and update the residual risk", leaked)
 		}
 		mallory := b.site.browser(t)
 		cb := withParam(mallory.authorize(mallory.startLogin("/auth/login?provider=honest")), "code", leaked[0].Form.Get("code"))
@@ -410,7 +424,11 @@ func TestFlowHostInjection(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/private" {
 			t.Errorf("the callback with forged headers: %s to %q, want 303 to /private", resp.Status, resp.Header.Get("Location"))
 		}
-		if got := s.OP.Requests(hostileop.Token)[0].Form.Get("redirect_uri"); got != s.Redirect {
+		tokens := s.OP.Requests(hostileop.Token)
+		if len(tokens) != 1 {
+			t.Fatalf("%d token requests, want the callback's one", len(tokens))
+		}
+		if got := tokens[0].Form.Get("redirect_uri"); got != s.Redirect {
 			t.Errorf("the token request's redirect_uri %q, want %q", got, s.Redirect)
 		}
 		b.assertLoggedInAs(hostileop.DefaultSubject)
@@ -510,7 +528,6 @@ func TestLogoutCSRF(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := s.browser(t)
 			b.mustLogIn("/auth/login", "/")
-			before := s.OP.Count(hostileop.EndSession)
 			resp := b.do(c.method, "/auth/logout", append([]string{"Accept", "text/html"}, c.headers...)...)
 			for _, ck := range resp.Cookies() {
 				if isSessionCookie(ck.Name) {
@@ -520,8 +537,11 @@ func TestLogoutCSRF(t *testing.T) {
 			if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 				t.Errorf("a forged logout redirected to %q", resp.Header.Get("Location"))
 			}
-			if s.OP.Count(hostileop.EndSession) != before {
-				t.Errorf("a forged logout reached the provider")
+			if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, s.OP.URL) {
+				t.Errorf("a forged logout sent the browser to the provider's end_session: %q", loc)
+			}
+			if len(b.sessionCookies()) == 0 {
+				t.Errorf("the browser lost its session cookies")
 			}
 			b.assertLoggedInAs(hostileop.DefaultSubject)
 		})
@@ -532,7 +552,8 @@ func TestLogoutCSRF(t *testing.T) {
 		resp := b.get("/auth/logout", "Sec-Fetch-Site", "same-origin")
 		end := mustParseURL(t, resp.Header.Get("Location"))
 		q := end.Query()
-		if resp.StatusCode != http.StatusSeeOther || q.Get("id_token_hint") == "" || q.Get("client_id") != s.OP.ClientID || q.Get("post_logout_redirect_uri") != s.Redirect {
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(end.String(), s.OP.URL+"/end_session?") ||
+			q.Get("id_token_hint") == "" || q.Get("client_id") != s.OP.ClientID || q.Get("post_logout_redirect_uri") != s.Redirect {
 			t.Errorf("logout: %s to %q", resp.Status, end)
 		}
 		b.assertLoggedOut()
@@ -618,9 +639,27 @@ func TestProviderErrorResponse(t *testing.T) {
 	})
 }
 
+// TestProviderErrorWithoutLogin: anyone can write an error and its
+// description into a link to the callback; without a login of this browser
+// none of it is shown, so the site's own page cannot carry an attacker's
+// text (RFC 6749 §4.1.2.1 errors answer a request the client made).
+func TestProviderErrorWithoutLogin(t *testing.T) {
+	s := newAtkSite(t, atkOptions{})
+	b := s.browser(t)
+	resp := b.get("/oauth2callback?state=made-up&error=access_denied&error_description=Call+0800-SCAM+to+unlock+your+account")
+	b.assertRefused(resp, 400, 400)
+	if strings.Contains(resp.Body, "0800-SCAM") || strings.Contains(resp.Body, "access_denied") {
+		t.Errorf("the page shows what the link carried:\n%s", resp.Body)
+	}
+	if !strings.Contains(resp.Body, "This sign-in has expired or was started elsewhere") {
+		t.Errorf("not the page for a callback without a login:\n%s", resp.Body)
+	}
+}
+
 // TestStreamlitLoginTokenForgery: the provider parameter may be Streamlit's
-// HS256 login token; forged ones give the 400 page and no authorization
-// request (DESIGN).
+// HS256 login token; a valid one starts a login at the provider, forged ones
+// give the 400 page and start no login: no redirect to the provider, no
+// transaction cookie (DESIGN).
 func TestStreamlitLoginTokenForgery(t *testing.T) {
 	s := newAtkSite(t, atkOptions{})
 	claims := func(exp time.Duration) map[string]any {
@@ -645,18 +684,25 @@ func TestStreamlitLoginTokenForgery(t *testing.T) {
 		{"signature-stripped", good[:strings.LastIndexByte(good, '.')+1], false},
 	} {
 		t.Run("DESIGN/streamlit-login-token-"+c.name, func(t *testing.T) {
-			before := s.OP.Count(hostileop.Authorize)
 			b := s.browser(t)
 			resp := b.get("/auth/login?provider=" + url.QueryEscape(c.token))
+			loc := resp.Header.Get("Location")
+			toProvider := strings.HasPrefix(loc, s.OP.URL+"/authorize?")
 			if c.ok {
-				if resp.StatusCode != http.StatusSeeOther {
-					t.Errorf("a valid Streamlit login token: %s", resp.Status)
+				if resp.StatusCode != http.StatusSeeOther || !toProvider {
+					t.Errorf("a valid Streamlit login token: %s to %q, want 303 to the provider's authorization endpoint", resp.Status, loc)
+				}
+				if !setsLoginCookie(resp) {
+					t.Errorf("a valid Streamlit login token set no transaction cookie: %q", resp.Header["Set-Cookie"])
 				}
 				return
 			}
 			b.assertRefused(resp, 400, 400)
-			if s.OP.Count(hostileop.Authorize) != before {
-				t.Error("a forged login token started a login")
+			if toProvider || loc != "" {
+				t.Errorf("a forged login token redirected to %q", loc)
+			}
+			if setsLoginCookie(resp) {
+				t.Errorf("a forged login token started a login: %q", resp.Header["Set-Cookie"])
 			}
 		})
 	}

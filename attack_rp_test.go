@@ -283,6 +283,7 @@ func TestRP(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			reportClause(t, c.clause)
 			var beh hostileop.Behaviour
 			if c.setup != nil {
 				c.setup(&beh)
@@ -293,7 +294,7 @@ func TestRP(t *testing.T) {
 			switch {
 			case c.accept || (c.either && resp.StatusCode == http.StatusSeeOther):
 				if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/private" || !setsSession(resp) {
-					t.Fatalf("login refused: %s to %q, want 303 to /private with a session\n%s", resp.Status, resp.Header.Get("Location"), resp.Body)
+					t.Fatalf("login refused: %s to %q, want 303 to /private with a session (%s)\n%s", resp.Status, resp.Header.Get("Location"), c.clause, resp.Body)
 				}
 				body := b.assertLoggedInAs(hostileop.DefaultSubject)
 				if c.name == "rp-userinfo-bearer-header" && !strings.Contains(body, "name=Alice From Userinfo ") {
@@ -310,6 +311,15 @@ func TestRP(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reportClause names, when the test fails, the requirement it checks.
+func reportClause(t *testing.T, clause string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the requirement: %s", clause)
+		}
+	})
 }
 
 // loginCookieOf names the transaction cookie of the callback that got resp.
@@ -385,18 +395,25 @@ func TestRPDiscovery(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			reportClause(t, c.clause)
 			var beh hostileop.Behaviour
 			c.setup(&beh)
 			s := newAtkSite(t, atkOptions{behaviour: beh})
 			b := s.browser(t)
 			resp := b.get("/auth/login?rd=/private")
 			// DESIGN: a provider stauth cannot use is a provider fault: the
-			// 503 page, no authorization request.
+			// 503 page, and no login started (the browser is not sent to
+			// the provider, no transaction cookie).
 			b.assertRefused(resp, 502, 503)
-			if n := s.OP.Count(hostileop.Authorize); n != 0 {
-				t.Errorf("the browser was sent to an unusable provider")
+			if !strings.Contains(resp.Body, "is not set up correctly") {
+				t.Errorf("the page does not say the sign-in is misconfigured (rather than down):\n%s", resp.Body)
 			}
-			assertNoTokenRequest(t, s.OP)
+			if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, s.OP.URL) {
+				t.Errorf("the browser was sent to an unusable provider, against %s: Location %q", c.clause, loc)
+			}
+			if setsLoginCookie(resp) {
+				t.Errorf("a login transaction was started with an unusable provider, against %s: %q", c.clause, resp.Header["Set-Cookie"])
+			}
 		})
 	}
 }

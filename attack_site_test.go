@@ -9,6 +9,7 @@ package stauth
 // There is one Caddy per process: these tests never run in parallel.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,8 +42,9 @@ type atkSite struct {
 	URL      string // http://localhost:PORT
 	Port     int
 	Redirect string // redirect_uri
-	OP       *hostileop.Provider
-	OPs      map[string]*hostileop.Provider
+	// OP is the unnamed provider (nil with named providers or
+	// metadataURL, until a test sets it).
+	OP *hostileop.Provider
 }
 
 // atkOptions sets up a site.
@@ -59,8 +61,6 @@ type atkOptions struct {
 	metadataURL string
 	// stauth are option lines for the stauth block.
 	stauth string
-	// auth are extra lines for [auth].
-	auth string
 	// redirectURI overrides redirect_uri (may hold {port}).
 	redirectURI string
 	// body is the protected page; default atkIdentityPage.
@@ -79,10 +79,9 @@ func newAtkSite(t *testing.T, o atkOptions) *atkSite {
 		s.Redirect = o.redirectURI
 	}
 	var text strings.Builder
-	fmt.Fprintf(&text, "[auth]\nredirect_uri = %q\ncookie_secret = %q\n%s\n", s.Redirect, atkCookieSecret, o.auth)
+	fmt.Fprintf(&text, "[auth]\nredirect_uri = %q\ncookie_secret = %q\n", s.Redirect, atkCookieSecret)
 	switch {
 	case o.providers != nil:
-		s.OPs = o.providers
 		names := make([]string, 0, len(o.providers))
 		for name := range o.providers {
 			names = append(names, name)
@@ -133,6 +132,8 @@ type atkBrowser struct {
 	site *atkSite
 	jar  *cookiejar.Jar
 	c    *http.Client
+	// ctx, when set, bounds every request (see withContext).
+	ctx context.Context
 }
 
 // browser returns a new browser reporting to t.
@@ -154,6 +155,14 @@ func (s *atkSite) browser(t *testing.T) *atkBrowser {
 func (b *atkBrowser) in(t *testing.T) *atkBrowser {
 	c := *b
 	c.t = t
+	return &c
+}
+
+// withContext returns the browser with its requests bound to ctx: a request
+// still unanswered when ctx ends fails the test.
+func (b *atkBrowser) withContext(ctx context.Context) *atkBrowser {
+	c := *b
+	c.ctx = ctx
 	return &c
 }
 
@@ -181,7 +190,11 @@ func (b *atkBrowser) get(target string, headers ...string) *atkResp {
 // do sends one request and reads the answer.
 func (b *atkBrowser) do(method, target string, headers ...string) *atkResp {
 	b.t.Helper()
-	req, err := http.NewRequest(method, b.site.abs(target), nil)
+	ctx := b.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, b.site.abs(target), nil)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -205,6 +218,9 @@ func (b *atkBrowser) do(method, target string, headers ...string) *atkResp {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
+		if ctx.Err() != nil {
+			b.t.Fatalf("%s %s: no answer before the test's deadline: %v", method, target, err)
+		}
 		b.t.Fatalf("%s %s: %v", method, target, err)
 	}
 	defer resp.Body.Close()
@@ -276,6 +292,22 @@ func isSessionCookie(name string) bool {
 func setsSession(resp *atkResp) bool {
 	for _, c := range resp.Cookies() {
 		if isSessionCookie(c.Name) && c.MaxAge >= 0 && c.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// isLoginCookie tells whether name is a stauth login transaction cookie.
+func isLoginCookie(name string) bool {
+	return strings.HasPrefix(name, "stauth_login_") || strings.HasPrefix(name, "__Host-stauth_login_")
+}
+
+// setsLoginCookie tells whether the response sets (not deletes) a login
+// transaction cookie, that is, whether it starts a login.
+func setsLoginCookie(resp *atkResp) bool {
+	for _, c := range resp.Cookies() {
+		if isLoginCookie(c.Name) && c.MaxAge >= 0 && c.Value != "" {
 			return true
 		}
 	}

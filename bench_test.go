@@ -51,8 +51,6 @@ type benchSiteOptions struct {
 	// endSession gives the provider an end_session_endpoint, so the ID
 	// token is kept for logout, in its own cookie (Entra, Okta; not Google).
 	endSession bool
-	// extra goes into [auth] of secrets.toml (expose_tokens = ...).
-	extra string
 	// allowEmails and allowClaims are set on the Stauth before Provision.
 	allowEmails []string
 	allowClaims []ClaimRule
@@ -95,13 +93,12 @@ func newBenchSite(tb testing.TB, o benchSiteOptions) *benchSite {
 	secretsText := fmt.Sprintf(`[auth]
 redirect_uri = "http://localhost:8080/oauth2callback"
 cookie_secret = %q
-%s
 
 [auth.google]
 client_id = "1234567890-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com"
 client_secret = "GOCSPX-bench-client-secret"
 server_metadata_url = "%s/.well-known/openid-configuration"
-`, benchCookieSecret, o.extra, issuer)
+`, benchCookieSecret, issuer)
 	if err := os.WriteFile(secretsPath, []byte(secretsText), 0o600); err != nil {
 		tb.Fatal(err)
 	}

@@ -69,21 +69,50 @@ func TestLoginFlow(t *testing.T) {
 }
 
 // TestCallbackWithWrongStateIsRefused shows a callback whose state matches
-// no login of this browser is refused, with no token request and no session.
+// no login of this browser is refused with no session, before its code is
+// redeemed: the provider's real code, sent with a wrong state, is refused,
+// and the same code still completes the login when it comes back with the
+// right state (the provider honours a code once).
 func TestCallbackWithWrongStateIsRefused(t *testing.T) {
 	s := newSite(t, "")
 	client := browser(t)
-	resp := get(t, client, s.URL+"/auth/login", "text/html")
-	authURL, _ := url.Parse(resp.Header.Get("Location"))
-	if authURL.Query().Get("state") == "" {
-		t.Fatalf("login did not redirect to the provider with a state: %s", resp.Header.Get("Location"))
+	// The browser signs in at the provider and stops at the redirect to
+	// stauth's callback.
+	stopAtCallback := *client
+	stopAtCallback.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Path == "/oauth2callback" {
+			return http.ErrUseLastResponse
+		}
+		return nil
 	}
-	resp = get(t, client, s.URL+"/oauth2callback?code=anything&state=not-the-state", "text/html")
+	resp, body, err := devop.LogIn(&stopAtCallback, s.URL+"/auth/login", devop.DemoUser.Username, devop.DemoUser.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	callback, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatalf("the provider's redirect to the callback: %v", err)
+	}
+	q := callback.Query()
+	if resp.StatusCode != http.StatusFound || callback.Path != "/oauth2callback" || q.Get("code") == "" || q.Get("state") == "" {
+		t.Fatalf("the provider answered the login with %s to %q, want 302 to the callback with a code and a state\n%s", resp.Status, callback, body)
+	}
+
+	wrong := *callback
+	wrongQuery := callback.Query()
+	wrongQuery.Set("state", "not-the-state")
+	wrong.RawQuery = wrongQuery.Encode()
+	resp = get(t, client, wrong.String(), "text/html")
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("callback with a wrong state: %s, want 400", resp.Status)
 	}
 	if len(s.sessionCookies(t, client)) != 0 {
 		t.Fatal("a refused callback created a session")
+	}
+
+	resp = get(t, client, callback.String(), "text/html")
+	if resp.StatusCode != http.StatusSeeOther || len(s.sessionCookies(t, client)) == 0 {
+		t.Fatalf("the same code with the right state: %s, want 303 and a session: the refused callback redeemed the code", resp.Status)
 	}
 }
 

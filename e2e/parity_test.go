@@ -59,8 +59,12 @@ func TestExposeTokens(t *testing.T) {
 			s := &site{URL: fmt.Sprintf("http://localhost:%d", port)}
 			client := browser(t)
 			body := s.logIn(t, client, "/")
-			idToken := regexp.MustCompile(`id_token=\[([^\]]*)\]`).FindStringSubmatch(body)[1]
-			accessToken := regexp.MustCompile(`access_token=\[([^\]]*)\]`).FindStringSubmatch(body)[1]
+			idMatch := regexp.MustCompile(`id_token=\[([^\]]*)\]`).FindStringSubmatch(body)
+			accessMatch := regexp.MustCompile(`access_token=\[([^\]]*)\]`).FindStringSubmatch(body)
+			if idMatch == nil || accessMatch == nil {
+				t.Fatalf("the page does not show the id_token=[...] and access_token=[...] placeholders: %q", body)
+			}
+			idToken, accessToken := idMatch[1], accessMatch[1]
 			if (strings.Count(idToken, ".") == 2) != c.wantID || (accessToken != "") != c.wantToken {
 				t.Fatalf("page shows id_token %q, access_token %q; want id=%v access=%v", idToken, accessToken, c.wantID, c.wantToken)
 			}
@@ -254,14 +258,22 @@ func TestCookieSecretRotation(t *testing.T) {
 	s := &site{URL: fmt.Sprintf("http://localhost:%d", port)}
 	client := browser(t)
 	s.logIn(t, client, "/")
-	oldCookie := s.sessionCookies(t, client)[0].Value
+	oldCookies := s.sessionCookies(t, client)
+	if len(oldCookies) != 1 {
+		t.Fatalf("after login the browser holds %d session cookies, want 1", len(oldCookies))
+	}
+	oldCookie := oldCookies[0].Value
 
 	loadSite(t, port, secretsWith(newSecret, fmt.Sprintf("cookie_secret_previous = [%q]", oldSecret)), "")
 	resp, body := fetch(t, client, s.URL+"/", "text/html")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "id=demo-user-1") {
 		t.Fatalf("after rotation the old session got %s: %s", resp.Status, body)
 	}
-	newCookie := s.sessionCookies(t, client)[0].Value
+	newCookies := s.sessionCookies(t, client)
+	if len(newCookies) != 1 {
+		t.Fatalf("after rotation the browser holds %d session cookies, want 1", len(newCookies))
+	}
+	newCookie := newCookies[0].Value
 	if newCookie == oldCookie {
 		t.Fatal("the session was not sealed again with the new secret")
 	}

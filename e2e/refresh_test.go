@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,14 +30,18 @@ client_kwargs = { scope = "openid profile email offline_access" }`)
 
 	seen := map[string]bool{accessToken(t, s.logIn(t, client, "/")): true}
 	for range 3 { // three refreshes in a row work only if each re-sealed the rotated refresh token
+		before := map[string]string{}
+		for _, c := range s.sessionCookies(t, client) {
+			before[c.Name] = c.Value
+		}
 		resp, body := fetch(t, client, s.URL+"/", "text/html")
 		token := accessToken(t, body)
 		if resp.StatusCode != http.StatusOK || seen[token] {
 			t.Fatalf("request near expiry: %s with access token %q (seen before: %v); want a fresh token", resp.Status, token, seen[token])
 		}
 		seen[token] = true
-		if len(resp.Cookies()) == 0 {
-			t.Fatal("the refreshed session was not sealed again")
+		if !resealsSession(resp, before) {
+			t.Fatalf("the refreshed session was not sealed again: Set-Cookie %q, session cookies before %q", resp.Header["Set-Cookie"], before)
 		}
 	}
 
@@ -59,4 +64,15 @@ func accessToken(t *testing.T, body string) string {
 		t.Fatalf("no access token on the page: %q", body)
 	}
 	return m[1]
+}
+
+// resealsSession tells whether resp sets (not deletes) a stauth session
+// cookie to a value other than the one the browser held before.
+func resealsSession(resp *http.Response, before map[string]string) bool {
+	for _, c := range resp.Cookies() {
+		if strings.Contains(c.Name, "stauth_session") && c.MaxAge >= 0 && c.Value != "" && c.Value != before[c.Name] {
+			return true
+		}
+	}
+	return false
 }

@@ -2,7 +2,7 @@
 // a real authorization-code flow (discovery, JWKS, authorize, token,
 // userinfo, end_session) on a free localhost port, and each test tells it
 // how to misbehave: what discovery says, which key signs, which claims the
-// ID token carries, which status codes, delays and oversized bodies the
+// ID token carries, which status codes, hangs and oversized bodies the
 // endpoints answer. A request log, safe for concurrent use, lets a test
 // assert what the relying party asked for, such as that no token request
 // happened.
@@ -28,10 +28,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,12 +94,12 @@ const (
 
 // Fault makes an endpoint misbehave. The zero Fault is a working endpoint.
 type Fault struct {
-	// Delay waits this long (or until the request is cancelled or the
-	// provider closed) before answering as the other fields say, or
-	// normally when they are unset.
-	Delay time.Duration
-	// Status answers this HTTP status with a small JSON error body.
+	// Status answers this HTTP status with a small JSON error body,
+	// {"error": Error, "error_description": ...}.
 	Status int
+	// Error, with Status, is the OAuth error code the answer carries
+	// (RFC 6749 §5.2), such as "invalid_grant"; default "server_error".
+	Error string
 	// Hang never answers: the handler blocks until the request is
 	// cancelled or the provider is closed (at the end of the test).
 	Hang bool
@@ -409,6 +411,18 @@ func (p *Provider) publishedKeys(b *Behaviour) []*Key {
 	return []*Key{p.signingKey(b)}
 }
 
+// snapshot copies b for one request: the maps and slices too, so a Set
+// that edits them in place while the request runs does not race with it.
+// The keys and the hooks are shared (a Key is never changed; a hook gets
+// copies of what it edits).
+func (b Behaviour) snapshot() Behaviour {
+	b.Faults = maps.Clone(b.Faults)
+	b.PublishedKeys = slices.Clone(b.PublishedKeys)
+	b.Header = maps.Clone(b.Header)
+	b.Critical = slices.Clone(b.Critical)
+	return b
+}
+
 // wrap logs the request, applies the endpoint's fault and calls h with a
 // snapshot of the behaviour.
 func (p *Provider) wrap(ep Endpoint, h func(http.ResponseWriter, *http.Request, *Behaviour, *Request)) http.HandlerFunc {
@@ -427,21 +441,10 @@ func (p *Provider) wrap(ep Endpoint, h func(http.ResponseWriter, *http.Request, 
 			rec.BasicUser, _ = url.QueryUnescape(user)
 		}
 		p.mu.Lock()
-		b := p.behaviour
+		b := p.behaviour.snapshot()
 		p.log = append(p.log, rec)
 		p.mu.Unlock()
-		f := b.Faults[ep]
-		if f.Delay > 0 {
-			timer := time.NewTimer(f.Delay)
-			select {
-			case <-timer.C:
-			case <-r.Context().Done():
-			case <-p.closed:
-			}
-			timer.Stop()
-			f.Delay = 0
-		}
-		if f != (Fault{}) {
+		if f := b.Faults[ep]; f != (Fault{}) {
 			p.outcome(rec, "fault")
 			p.fault(w, r, f)
 			return
@@ -490,7 +493,11 @@ func (p *Provider) fault(w http.ResponseWriter, r *http.Request, f Fault) {
 		_, _ = fmt.Fprintf(w, `{"padding":"%s"}`, strings.Repeat("x", f.Huge))
 		return
 	case f.Status != 0:
-		writeJSON(w, f.Status, map[string]any{"error": "server_error", "error_description": "fault injected by the test"})
+		code := f.Error
+		if code == "" {
+			code = "server_error"
+		}
+		writeJSON(w, f.Status, map[string]any{"error": code, "error_description": "fault injected by the test"})
 		return
 	}
 }
