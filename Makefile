@@ -22,8 +22,10 @@ unit:
 	go test -race -count=1 ./...
 	go test -count=1 -run='$(COST_TESTS)' .
 
+# One test binary at a time (-p 1): each picks free ports for its Caddy and
+# providers, and two binaries could pick the same one.
 e2e:
-	cd e2e && go test -race -count=1 -timeout 20m ./...
+	cd e2e && go test -race -count=1 -p 1 -timeout 20m ./...
 
 FUZZTIME ?= 5s
 fuzz:

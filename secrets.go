@@ -331,9 +331,15 @@ func (p *secretsParser) allProviders(auth map[string]any) {
 		}
 	}
 	slices.Sort(names)
-	if unnamed := hasProviderKeys(auth); unnamed && slices.Contains(names, defaultProviderName) {
+	present := presentKeys(auth, providerKeys)
+	unnamed := len(present) > 0
+	_, hasClientID := auth["client_id"]
+	switch {
+	case unnamed && slices.Contains(names, defaultProviderName):
 		p.fail("auth", "the unnamed provider (client_id, … in [auth]) and [auth.default] are the same provider; keep one of them")
-	} else if unnamed {
+	case unnamed && !hasClientID && len(names) > 0:
+		p.fail("auth", "it holds provider settings (%s) besides the [auth.NAME] sections: move them into the provider's section, or give [auth] a provider of its own with client_id, client_secret and server_metadata_url", strings.Join(present, ", "))
+	case unnamed:
 		p.provider("auth", defaultProviderName, auth)
 	}
 	for _, name := range names {
@@ -351,14 +357,15 @@ func isSubsection(key string, value any) bool {
 	return isTable && key != "client_kwargs"
 }
 
-// hasProviderKeys tells whether [auth] holds an unnamed provider.
-func hasProviderKeys(auth map[string]any) bool {
-	for _, key := range providerKeys {
-		if _, ok := auth[key]; ok {
-			return true
+// presentKeys are the keys of table among keys, in that order.
+func presentKeys(table map[string]any, keys []string) []string {
+	var present []string
+	for _, key := range keys {
+		if _, ok := table[key]; ok {
+			present = append(present, key)
 		}
 	}
-	return false
+	return present
 }
 
 // provider reads one provider from its section.

@@ -73,6 +73,7 @@ func TestSecretsErrors(t *testing.T) {
 		{"client_kwargs auth method", validAuth + `client_kwargs = { token_endpoint_auth_method = "private_key_jwt" }`, `token_endpoint_auth_method must be client_secret_basic or client_secret_post`},
 		{"client_kwargs list value", validAuth + `client_kwargs = { acr_values = ["a"] }`, `client_kwargs.acr_values must be a string, a number or a boolean`},
 		{"unnamed and default", validAuth + strings.Replace(namedProvider, "google", "default", 1), `the unnamed provider (client_id, … in [auth]) and [auth.default] are the same provider`},
+		{"provider key stray in [auth]", sharedOnly + `display_name = "Staff"` + "\n" + namedProvider, `secrets.toml: [auth]: it holds provider settings (display_name) besides the [auth.NAME] sections: move them into the provider's section`},
 		{"expose_tokens in provider", sharedOnly + namedProvider + `expose_tokens = "id"`, `[auth.google]: expose_tokens belongs in [auth]`},
 		{"provider redirect_uri on another host", sharedOnly + namedProvider + `redirect_uri = "https://other.example.com/oauth2callback"`, `[auth.google]: redirect_uri "https://other.example.com/oauth2callback" must be on the same scheme and host as [auth]'s redirect_uri`},
 		{"provider redirect_uri relative", sharedOnly + namedProvider + `redirect_uri = "/cb"`, `[auth.google]: redirect_uri "/cb" must be an absolute URL`},
