@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -194,12 +193,6 @@ func (s *Stauth) readSecrets() error {
 	}
 	s.cookies = newCookieJar(parseRedirect(sec.redirectURI).Scheme == "https", time.Duration(s.SessionTTL), s.LogoutPath)
 	return nil
-}
-
-// parseRedirect parses a redirect_uri that checkRedirectURI accepted.
-func parseRedirect(redirectURI string) *url.URL {
-	u, _ := url.Parse(strings.ReplaceAll(redirectURI, "{port}", "1"))
-	return u
 }
 
 // setUpProviders prepares every provider and starts discovering them in the

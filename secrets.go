@@ -3,12 +3,10 @@ package stauth
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -284,40 +282,6 @@ func (p *secretsParser) checkRedirectURI(section, raw string) {
 	if err != nil {
 		p.fail(section, "redirect_uri %s %v", shownURL(raw), err)
 	}
-}
-
-// checkWebURL checks that u is an absolute http or https URL with a host and
-// no user name or password.
-func checkWebURL(u *url.URL) error {
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("must be an absolute URL starting with https:// (or http:// on this machine)")
-	case u.Host == "":
-		return errors.New("has no host")
-	case u.User != nil:
-		return errors.New("must not hold a user name or password")
-	}
-	return nil
-}
-
-// isLoopback tells whether u's host is this machine.
-func isLoopback(u *url.URL) bool {
-	host := u.Hostname()
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
-	}
-	return host == "localhost" || strings.HasSuffix(host, ".localhost")
-}
-
-// shownURL is a URL as an error message may quote it: without a password.
-func shownURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return strconv.Quote(u.Redacted())
-	}
-	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
-		return strconv.Quote("…" + raw[at:])
-	}
-	return strconv.Quote(raw)
 }
 
 // allProviders reads the unnamed provider of [auth] and every [auth.NAME].
