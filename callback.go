@@ -1,7 +1,6 @@
 package stauth
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -19,7 +18,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 	q := r.URL.Query()
 	for _, key := range []string{"code", "state", "iss", "error"} {
 		if len(q[key]) > 1 {
-			return s.refusePage(w, nil, refuse("the callback repeats its %s parameter", key))
+			return s.refusePage(w, nil, refusalOf(refuse("the callback repeats its %s parameter", key)))
 		}
 	}
 	state, code, providerErr := q.Get("state"), q.Get("code"), q.Get("error")
@@ -30,7 +29,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 	// Without a login of this browser, nothing the callback carries (an
 	// error_description included: anyone can write one into a link to this
 	// site) is shown.
-	tx := s.takeLogin(w, r, state)
+	tx := s.cookies.takeLogin(w, r, state, time.Now())
 	if tx == nil {
 		return s.refusePage(w, nil, &refusal{
 			status: http.StatusBadRequest,
@@ -43,41 +42,20 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 	}
 	sess, hint, err := s.completeLogin(r, tx, q, path)
 	if err != nil {
-		var ref *refusal
-		if errors.As(err, &ref) {
-			return s.refusePage(w, tx, ref)
+		var failed *loginError
+		if errors.As(err, &failed) {
+			return s.refusePage(w, tx, refusalOf(failed))
 		}
 		return err
 	}
-	sealed, err := sealSession(s.sessions, sess)
-	if err != nil {
+	if err := s.cookies.writeSession(w, r, sess); err != nil {
 		return s.refusePage(w, tx, &refusal{status: http.StatusBadRequest, title: "Your account's details are too large for this site",
 			reason: "the session is larger than the cookie budget; the provider sends too many claims (often groups) or an exposed token is too large"})
 	}
-	s.cookies.setSession(w, r, sealed)
-	s.cookies.setLogoutHint(w, s.sealLogoutHint(sess.sub, hint))
+	s.cookies.writeLogoutHint(w, sess.sub, hint)
 	s.logger.Info("login", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	setAuthHeaders(w.Header())
 	return redirect(w, tx.ReturnTo)
-}
-
-// takeLogin opens and deletes the login transaction cookie of state; nil
-// when there is none or it does not hold that state.
-func (s *Stauth) takeLogin(w http.ResponseWriter, r *http.Request, state string) *loginTransaction {
-	if state == "" {
-		return nil
-	}
-	name := s.cookies.loginCookieName(state)
-	value, found := cookieValue(r.Header, name)
-	if !found {
-		return nil
-	}
-	s.cookies.set(w, name, "", -1)
-	tx, ok := openLogin(s.logins, value, time.Now())
-	if !ok || subtle.ConstantTimeCompare([]byte(tx.State), []byte(state)) != 1 {
-		return nil
-	}
-	return tx
 }
 
 // completeLogin checks the callback against its login and redeems the code.
@@ -137,6 +115,32 @@ func (s *Stauth) newSession(p *provider, id *identity) (*session, error) {
 		sess.accessExpires = expiryUnix(id.token.Expiry)
 	}
 	return sess, nil
+}
+
+// refusal is a refused callback as the person sees it: a status and a
+// title, and the reason for the log.
+type refusal struct {
+	status int
+	title  string
+	reason string
+}
+
+// notAnswering is the title of the page for a provider that failed.
+const notAnswering = "The sign-in service is not answering"
+
+// refusalOf answers a failed login by whose fault it is: 400 for a check
+// that did not pass, 502 for a wrong answer, 503 for a provider that could
+// not be reached, 504 for one that did not answer in time.
+func refusalOf(err *loginError) *refusal {
+	switch err.fault {
+	case faultBadAnswer:
+		return &refusal{http.StatusBadGateway, notAnswering, err.reason}
+	case faultUnreachable:
+		return &refusal{http.StatusServiceUnavailable, notAnswering, err.reason}
+	case faultTimeout:
+		return &refusal{http.StatusGatewayTimeout, notAnswering, err.reason}
+	}
+	return &refusal{http.StatusBadRequest, "The sign-in could not be completed", err.reason}
 }
 
 // refusePage answers a refused callback: a page for the person with a way to

@@ -2,26 +2,20 @@ package stauth
 
 import (
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
 
-// Cookie size limits: a browser keeps about 4096 bytes per cookie (name and
-// attributes included), and Caddy refuses request headers over 16 KB.
-const (
-	chunkSize     = 3800
-	maxChunks     = 2
-	maxReadChunks = 8
-)
-
-// cookieJar names and writes stauth's cookies. With an https redirect_uri the
-// cookies are Secure and their names take the __Host- prefix (__Secure- for
-// the logout hint, whose path is the logout path).
+// cookieJar names, reads and writes stauth's cookies: the session, the
+// login transactions and the logout hint, each sealed with its own sealer.
+// With an https redirect_uri the cookies are Secure and their names take the
+// __Host- prefix (__Secure- for the logout hint, whose path is the logout
+// path).
 type cookieJar struct {
 	session     string
 	loginPrefix string
@@ -31,108 +25,151 @@ type cookieJar struct {
 	logoutPath string
 	secure     bool
 	maxAge     int
+
+	sessions *sealer
+	logins   *sealer
+	hints    *sealer
 }
 
-func newCookieJar(secure bool, sessionTTL time.Duration, logoutPath string) cookieJar {
+// newCookieJar names the cookies and derives one sealer per purpose from the
+// cookie secrets (cookie_secret first, then cookie_secret_previous).
+func newCookieJar(cookieSecrets []string, secure bool, sessionTTL time.Duration, logoutPath string) (*cookieJar, error) {
 	prefix, hintPrefix := "stauth_", "stauth_"
 	if secure {
 		prefix, hintPrefix = "__Host-stauth_", "__Secure-stauth_"
 	}
-	return cookieJar{
+	j := &cookieJar{
 		session: prefix + "session", loginPrefix: prefix + "login_",
 		logoutHint: hintPrefix + "logout", logoutPath: logoutPath,
 		secure: secure, maxAge: int(sessionTTL / time.Second),
 	}
+	var err error
+	for purpose, target := range map[string]**sealer{purposeSession: &j.sessions, purposeLogin: &j.logins, purposeLogoutHint: &j.hints} {
+		if *target, err = newSealer(cookieSecrets, purpose); err != nil {
+			return nil, err
+		}
+	}
+	return j, nil
 }
 
 // loginCookieName names the transaction cookie of the login with this state.
-func (j cookieJar) loginCookieName(state string) string {
+func (j *cookieJar) loginCookieName(state string) string {
 	sum := sha256.Sum256([]byte(state))
 	return j.loginPrefix + hex.EncodeToString(sum[:8])
 }
 
-// scanCookies calls fn for each cookie of the request, in order, without
-// allocating; fn returns false to stop.
-func scanCookies(h http.Header, fn func(name, value string) bool) {
-	for _, line := range h["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if len(value) > 1 && value[0] == '"' && value[len(value)-1] == '"' {
-				value = value[1 : len(value)-1]
-			}
-			if name != "" && !fn(name, value) {
-				return
-			}
+// writeLogin prunes the browser's pending logins and writes the transaction
+// cookie of a new one.
+func (j *cookieJar) writeLogin(w http.ResponseWriter, r *http.Request, tx *loginTransaction, now time.Time) {
+	j.pruneLogins(w, r, now)
+	j.set(w, j.loginCookieName(tx.State), sealJSON(j.logins, tx), int(loginTTL/time.Second))
+}
+
+// pruneLogins deletes expired and surplus login transaction cookies, so that
+// abandoned logins do not pile up in the browser.
+func (j *cookieJar) pruneLogins(w http.ResponseWriter, r *http.Request, now time.Time) {
+	type pending struct {
+		name    string
+		created int64
+	}
+	var live []pending
+	scanCookies(r.Header, func(name, value string) bool {
+		if !strings.HasPrefix(name, j.loginPrefix) {
+			return true
 		}
-	}
-}
-
-// cookieValue returns the first value of the named cookie.
-func cookieValue(h http.Header, name string) (value string, found bool) {
-	scanCookies(h, func(n, v string) bool {
-		if n == name {
-			value, found = v, true
-		}
-		return !found
-	})
-	return value, found
-}
-
-// chunkIndex tells which part of the cookie base name is: 0 for the whole
-// cookie, 1… for chunks, -1 for another cookie.
-func chunkIndex(base, name string) int {
-	if !strings.HasPrefix(name, base) {
-		return -1
-	}
-	rest := name[len(base):]
-	if rest == "" {
-		return 0
-	}
-	if len(rest) < 2 || rest[0] != '_' {
-		return -1
-	}
-	n, err := strconv.Atoi(rest[1:])
-	if err != nil || n < 1 || n > maxReadChunks {
-		return -1
-	}
-	return n
-}
-
-// chunkedValue returns the value of cookie base from the request: the whole
-// cookie, or its chunks joined in order.
-func chunkedValue(h http.Header, base string) string {
-	var parts [maxReadChunks + 1]string
-	scanCookies(h, func(name, value string) bool {
-		if i := chunkIndex(base, name); i >= 0 && parts[i] == "" {
-			parts[i] = value
+		if tx, ok := j.openLogin(value, now); ok {
+			live = append(live, pending{name, tx.Created})
+		} else {
+			j.set(w, name, "", -1)
 		}
 		return true
 	})
-	if parts[0] != "" {
-		return parts[0]
+	for len(live) >= maxPendingLogins {
+		oldest := 0
+		for i, p := range live {
+			if p.created < live[oldest].created {
+				oldest = i
+			}
+		}
+		j.set(w, live[oldest].name, "", -1)
+		live = append(live[:oldest], live[oldest+1:]...)
 	}
-	n := 1
-	for n <= maxReadChunks && parts[n] != "" {
-		n++
-	}
-	return strings.Join(parts[1:n], "")
 }
 
-// chunkNames names the cookies that hold a value of size bytes: base alone,
-// or base_1, base_2… when it is too large for one cookie.
-func chunkNames(base string, size int) []string {
-	if size <= chunkSize {
-		return []string{base}
+// takeLogin opens and deletes the login transaction cookie of state; nil
+// when there is none or it does not hold that state.
+func (j *cookieJar) takeLogin(w http.ResponseWriter, r *http.Request, state string, now time.Time) *loginTransaction {
+	if state == "" {
+		return nil
 	}
-	var names []string
-	for i := 1; (i-1)*chunkSize < size; i++ {
-		names = append(names, base+"_"+strconv.Itoa(i))
+	name := j.loginCookieName(state)
+	value, found := cookieValue(r.Header, name)
+	if !found {
+		return nil
 	}
-	return names
+	j.set(w, name, "", -1)
+	tx, ok := j.openLogin(value, now)
+	if !ok || subtle.ConstantTimeCompare([]byte(tx.State), []byte(state)) != 1 {
+		return nil
+	}
+	return tx
+}
+
+// readSession opens the request's session cookie. present tells whether the
+// request carried one at all (a value that does not open is no session).
+func (j *cookieJar) readSession(r *http.Request, now time.Time) (sess *session, stale, present bool) {
+	value := chunkedValue(r.Header, j.session)
+	if value == "" {
+		return nil, false, false
+	}
+	sess, stale = j.openSession(value, now)
+	return sess, stale, true
+}
+
+// writeSession seals the session and writes it, split into chunks when it is
+// too large for one cookie; errSessionTooLarge past the cookie budget.
+func (j *cookieJar) writeSession(w http.ResponseWriter, r *http.Request, sess *session) error {
+	sealed, err := j.sealSession(sess)
+	if err != nil {
+		return err
+	}
+	j.setSession(w, r, sealed)
+	return nil
+}
+
+// writeLogoutHint keeps the ID token for logout at the provider in its own
+// cookie; with no token, or one that would not fit in two cookies, the
+// cookie is deleted and logout sends client_id alone (id_token_hint is only
+// recommended).
+func (j *cookieJar) writeLogoutHint(w http.ResponseWriter, sub, idToken string) {
+	j.setLogoutHint(w, j.sealLogoutHint(sub, idToken))
+}
+
+// sealLogoutHint seals the ID token kept for logout; empty when there is
+// none or it would not fit in two cookies.
+func (j *cookieJar) sealLogoutHint(sub, idToken string) string {
+	if idToken == "" {
+		return ""
+	}
+	sealed := sealJSON(j.hints, idTokenHint{Sub: sub, IDToken: idToken})
+	if len(sealed) > chunkSize*maxChunks {
+		return ""
+	}
+	return sealed
+}
+
+// readLogoutHint returns the ID token the request's logout hint cookie keeps
+// for sub, if any.
+func (j *cookieJar) readLogoutHint(r *http.Request, sub string) string {
+	var hint idTokenHint
+	if openJSON(j.hints, chunkedValue(r.Header, j.logoutHint), &hint) && hint.Sub == sub {
+		return hint.IDToken
+	}
+	return ""
 }
 
 // writeChunks writes value under names, split in order.
-func (j cookieJar) writeChunks(w http.ResponseWriter, path string, names []string, value string, maxAge int) {
+func (j *cookieJar) writeChunks(w http.ResponseWriter, path string, names []string, value string, maxAge int) {
 	for i, name := range names {
 		part := value
 		if len(names) > 1 {
@@ -142,19 +179,16 @@ func (j cookieJar) writeChunks(w http.ResponseWriter, path string, names []strin
 	}
 }
 
-// sessionValue returns the sealed session from the request.
-func (j cookieJar) sessionValue(h http.Header) string { return chunkedValue(h, j.session) }
-
 // setSession writes the sealed session, split into chunks when it is too
 // large for one cookie, and deletes the session cookies it does not reuse.
-func (j cookieJar) setSession(w http.ResponseWriter, r *http.Request, sealed string) {
+func (j *cookieJar) setSession(w http.ResponseWriter, r *http.Request, sealed string) {
 	names := chunkNames(j.session, len(sealed))
 	j.writeChunks(w, "/", names, sealed, j.maxAge)
 	j.deleteSession(w, r, names...)
 }
 
 // deleteSession deletes the request's session cookies, except keep.
-func (j cookieJar) deleteSession(w http.ResponseWriter, r *http.Request, keep ...string) {
+func (j *cookieJar) deleteSession(w http.ResponseWriter, r *http.Request, keep ...string) {
 	scanCookies(r.Header, func(name, _ string) bool {
 		if chunkIndex(j.session, name) >= 0 && !slices.Contains(keep, name) {
 			j.set(w, name, "", -1)
@@ -164,14 +198,14 @@ func (j cookieJar) deleteSession(w http.ResponseWriter, r *http.Request, keep ..
 }
 
 // set writes one cookie for the whole site; maxAge -1 deletes it.
-func (j cookieJar) set(w http.ResponseWriter, name, value string, maxAge int) {
+func (j *cookieJar) set(w http.ResponseWriter, name, value string, maxAge int) {
 	j.setAt(w, "/", name, value, maxAge)
 }
 
 // setLogoutHint writes the sealed logout hint, chunked like the session;
 // an empty value deletes it. The request does not carry it (its path is
 // the logout path), so every name it might have is deleted blindly.
-func (j cookieJar) setLogoutHint(w http.ResponseWriter, sealed string) {
+func (j *cookieJar) setLogoutHint(w http.ResponseWriter, sealed string) {
 	var names []string
 	if sealed != "" {
 		names = chunkNames(j.logoutHint, len(sealed))
@@ -185,7 +219,7 @@ func (j cookieJar) setLogoutHint(w http.ResponseWriter, sealed string) {
 }
 
 // setAt writes one cookie for path; maxAge -1 deletes it.
-func (j cookieJar) setAt(w http.ResponseWriter, path, name, value string, maxAge int) {
+func (j *cookieJar) setAt(w http.ResponseWriter, path, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     name,
 		Value:    value,
@@ -198,14 +232,14 @@ func (j cookieJar) setAt(w http.ResponseWriter, path, name, value string, maxAge
 }
 
 // isOwn tells whether a cookie is one of stauth's.
-func (j cookieJar) isOwn(name string) bool {
+func (j *cookieJar) isOwn(name string) bool {
 	return chunkIndex(j.session, name) >= 0 || strings.HasPrefix(name, j.loginPrefix) || chunkIndex(j.logoutHint, name) >= 0
 }
 
 // stripOwn removes stauth's cookies from the request, so the next handler
 // never sees them. It allocates only when it has something to remove, and
 // then twice at most.
-func (j cookieJar) stripOwn(h http.Header) {
+func (j *cookieJar) stripOwn(h http.Header) {
 	own, size := false, 0
 	scanCookies(h, func(name, value string) bool {
 		if j.isOwn(name) {
@@ -242,8 +276,8 @@ func (j cookieJar) stripOwn(h http.Header) {
 var errSessionTooLarge = errors.New("the session does not fit in the cookies a browser keeps")
 
 // sealSession seals a session within the cookie budget.
-func sealSession(s *sealer, sess *session) (string, error) {
-	sealed := s.seal(sess.encode())
+func (j *cookieJar) sealSession(sess *session) (string, error) {
+	sealed := j.sessions.seal(sess.encode())
 	if len(sealed) > chunkSize*maxChunks {
 		return "", errSessionTooLarge
 	}
@@ -252,11 +286,11 @@ func sealSession(s *sealer, sess *session) (string, error) {
 
 // openSession returns the valid session sealed in value, if any, and whether
 // it was sealed with a previous secret.
-func openSession(s *sealer, value string, now time.Time) (sess *session, stale bool) {
+func (j *cookieJar) openSession(value string, now time.Time) (sess *session, stale bool) {
 	if value == "" {
 		return nil, false
 	}
-	plain, stale, ok := s.open(value)
+	plain, stale, ok := j.sessions.open(value)
 	if !ok {
 		return nil, false
 	}
@@ -268,9 +302,9 @@ func openSession(s *sealer, value string, now time.Time) (sess *session, stale b
 }
 
 // openLogin opens a login transaction cookie that has not expired.
-func openLogin(s *sealer, value string, now time.Time) (*loginTransaction, bool) {
+func (j *cookieJar) openLogin(value string, now time.Time) (*loginTransaction, bool) {
 	var tx loginTransaction
-	if !openJSON(s, value, &tx) || tx.State == "" {
+	if !openJSON(j.logins, value, &tx) || tx.State == "" {
 		return nil, false
 	}
 	age := now.Sub(time.Unix(tx.Created, 0))

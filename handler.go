@@ -1,52 +1,64 @@
 package stauth
 
 import (
-	"context"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"golang.org/x/oauth2"
 )
-
-// refreshBefore is how long before the access token expires it is refreshed.
-const refreshBefore = time.Minute
 
 // ServeHTTP answers stauth's own endpoints and gates every other request.
 func (s *Stauth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	switch path := s.endpoint(r); path {
-	case "":
-		return s.gate(w, r, next)
-	case s.LoginPath:
-		return s.serveLogin(w, r)
-	case s.LogoutPath:
-		return s.serveLogout(w, r)
-	case s.UserPath:
-		return s.serveUser(w, r)
-	default:
-		return s.serveCallback(w, r, path)
+	if e, req := s.endpointFor(r); e != nil {
+		return e.serve(w, req)
 	}
+	return s.gate(w, r, next)
 }
 
-// endpoint returns the request's path when it is one of stauth's endpoints,
-// looking also at the path before any rewrite (try_files, rewrite, uri).
-func (s *Stauth) endpoint(r *http.Request) string {
-	if s.isEndpoint(r.URL.Path) {
-		return r.URL.Path
-	}
-	if orig := originalURL(r); s.isEndpoint(orig.Path) {
-		return orig.Path
-	}
-	return ""
+// endpoint is one of stauth's own URLs and what answers it.
+type endpoint struct {
+	// setting names what sets its path, for error messages.
+	setting string
+	path    string
+	serve   func(http.ResponseWriter, *http.Request) error
 }
 
-func (s *Stauth) isEndpoint(path string) bool {
-	return path == s.LoginPath || path == s.LogoutPath || path == s.UserPath || slices.Contains(s.callbackPaths, path)
+// endpointList lists stauth's endpoints: the one place where an endpoint is
+// added. Routing, the checks that their paths differ, and the Caddyfile's
+// matcher for them all read it.
+func (s *Stauth) endpointList() []endpoint {
+	list := []endpoint{{"login_path", s.LoginPath, s.serveLogin}}
+	for _, path := range s.callbackPaths {
+		list = append(list, endpoint{"redirect_uri", path, func(w http.ResponseWriter, r *http.Request) error {
+			return s.serveCallback(w, r, path)
+		}})
+	}
+	return append(list,
+		endpoint{"logout_path", s.LogoutPath, s.serveLogout},
+		endpoint{"user_path", s.UserPath, s.serveUser},
+	)
+}
+
+// endpointFor finds the endpoint a request is for. The URL the browser asked
+// for comes first, query included, so that a rewrite (try_files, rewrite,
+// uri) in front of stauth changes neither which endpoint answers nor what it
+// reads; a request rewritten to an endpoint's path is answered as it is.
+func (s *Stauth) endpointFor(r *http.Request) (*endpoint, *http.Request) {
+	if orig := originalURL(r); orig != r.URL {
+		if e, ok := s.endpoints[orig.Path]; ok {
+			asked := *r
+			asked.URL = orig
+			return &e, &asked
+		}
+	}
+	if e, ok := s.endpoints[r.URL.Path]; ok {
+		return &e, r
+	}
+	return nil, r
 }
 
 // gate lets a request with a valid session through, with the user's identity
@@ -72,74 +84,28 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 // has expired, or whose tokens cannot be refreshed is deleted. A session
 // sealed with a previous secret, or just refreshed, is sealed again.
 func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session {
-	value := s.cookies.sessionValue(r.Header)
-	if value == "" {
+	sess, stale, present := s.cookies.readSession(r, time.Now())
+	if !present {
 		s.cookies.deleteSession(w, r) // orphan chunks, such as a _2 without its _1
 		return nil
 	}
-	sess, stale := openSession(s.sessions, value, time.Now())
 	if sess == nil || s.providers[sess.provider] == nil {
 		s.cookies.deleteSession(w, r)
 		return nil
 	}
-	if s.needsRefresh(sess) {
-		err := s.refresh(r.Context(), sess)
-		switch {
-		case err == nil:
-			stale = true
-		case isUnreachable(err) && time.Now().Unix() < sess.accessExpires:
-			// The provider did not answer; the access token still works.
-			s.logger.Warn("access token refresh failed; trying again on the next request", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
-		default:
-			s.logger.Info("session ended: the access token could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
-			s.cookies.deleteSession(w, r)
-			return nil
-		}
+	renewed, ok := s.renewTokens(r.Context(), sess)
+	if !ok {
+		s.cookies.deleteSession(w, r)
+		return nil
 	}
-	if stale {
-		sealed, err := sealSession(s.sessions, sess)
-		if err != nil {
+	if stale || renewed {
+		if err := s.cookies.writeSession(w, r, sess); err != nil {
 			// The browser keeps the cookie it has: still valid, sealed with a
 			// previous secret or holding the tokens before this refresh.
 			s.logger.Error("the session could not be sealed again", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
-		} else {
-			s.cookies.setSession(w, r, sealed)
 		}
 	}
 	return sess
-}
-
-// needsRefresh tells whether the session's exposed access token expires soon
-// and a refresh token can renew it.
-func (s *Stauth) needsRefresh(sess *session) bool {
-	return sess.refreshToken != "" && sess.accessExpires != 0 &&
-		time.Until(time.Unix(sess.accessExpires, 0)) < refreshBefore
-}
-
-// refresh renews the session's tokens at its provider. Requests that carry
-// the same refresh token at the same time share one refresh, so a provider
-// that rotates refresh tokens does not see it used twice.
-func (s *Stauth) refresh(ctx context.Context, sess *session) error {
-	p := s.providers[sess.provider]
-	d, err := p.discover(ctx)
-	if err != nil {
-		return err
-	}
-	shared, err, _ := s.refreshes.Do(sess.refreshToken, func() (any, error) {
-		return p.refresh(context.WithoutCancel(ctx), d, sess)
-	})
-	if err != nil {
-		return err
-	}
-	token := shared.(*oauth2.Token)
-	sess.accessToken, sess.accessExpires = token.AccessToken, expiryUnix(token.Expiry)
-	if token.RefreshToken != "" {
-		sess.refreshToken = token.RefreshToken
-	}
-	if raw, _ := token.Extra("id_token").(string); raw != "" && sess.idToken != "" {
-		sess.idToken = raw
-	}
-	return nil
 }
 
 // isNavigation tells whether a request is a browser loading a page, which

@@ -41,8 +41,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 		Provider: p.name, Issuer: d.issuer, RedirectURI: redirectURI, ReturnTo: returnTo,
 		Created: time.Now().Unix(),
 	}
-	s.pruneLogins(w, r)
-	s.cookies.set(w, s.cookies.loginCookieName(tx.State), sealJSON(s.logins, tx), int(loginTTL/time.Second))
+	s.cookies.writeLogin(w, r, tx, time.Now())
 	setAuthHeaders(w.Header())
 	return redirect(w, p.authCodeURL(d, tx))
 }
@@ -114,38 +113,6 @@ func (s *Stauth) unknownProviderPage(choice, returnTo string) page {
 	p.Title = "Unknown sign-in provider"
 	p.Paragraphs = []string{"This site has no sign-in provider by that name. Choose one of these."}
 	return p
-}
-
-// pruneLogins deletes expired and surplus login transaction cookies, so that
-// abandoned logins do not pile up in the browser.
-func (s *Stauth) pruneLogins(w http.ResponseWriter, r *http.Request) {
-	type pending struct {
-		name    string
-		created int64
-	}
-	var live []pending
-	now := time.Now()
-	scanCookies(r.Header, func(name, value string) bool {
-		if !strings.HasPrefix(name, s.cookies.loginPrefix) {
-			return true
-		}
-		if tx, ok := openLogin(s.logins, value, now); ok {
-			live = append(live, pending{name, tx.Created})
-		} else {
-			s.cookies.set(w, name, "", -1)
-		}
-		return true
-	})
-	for len(live) >= maxPendingLogins {
-		oldest := 0
-		for i, p := range live {
-			if p.created < live[oldest].created {
-				oldest = i
-			}
-		}
-		s.cookies.set(w, live[oldest].name, "", -1)
-		live = append(live[:oldest], live[oldest+1:]...)
-	}
 }
 
 // warnOnOtherHost logs when a login starts on a host other than

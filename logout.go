@@ -9,31 +9,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// sealLogoutHint seals the ID token kept for logout; empty (the cookie is
-// deleted) when there is none or it would not fit in two cookies, and logout
-// then sends client_id alone (id_token_hint is only recommended).
-func (s *Stauth) sealLogoutHint(sub, idToken string) string {
-	if idToken == "" {
-		return ""
-	}
-	sealed := sealJSON(s.hints, idTokenHint{Sub: sub, IDToken: idToken})
-	if len(sealed) > chunkSize*maxChunks {
-		return ""
-	}
-	return sealed
-}
-
 // logoutIDToken is the ID token to send as id_token_hint for the session:
 // the exposed one, or the logout hint cookie's when it names the same user.
 func (s *Stauth) logoutIDToken(r *http.Request, sess *session) string {
 	if sess.idToken != "" {
 		return sess.idToken
 	}
-	var hint idTokenHint
-	if openJSON(s.hints, chunkedValue(r.Header, s.cookies.logoutHint), &hint) && hint.Sub == sess.sub {
-		return hint.IDToken
-	}
-	return ""
+	return s.cookies.readLogoutHint(r, sess.sub)
 }
 
 // serveLogout ends the session, and at the provider too when it supports
@@ -49,10 +31,9 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 			LogoutAction: s.LogoutPath,
 		})
 	}
-	value := s.cookies.sessionValue(r.Header)
-	sess, _ := openSession(s.sessions, value, time.Now())
+	sess, _, _ := s.cookies.readSession(r, time.Now())
 	s.cookies.deleteSession(w, r)
-	s.cookies.setLogoutHint(w, "")
+	s.cookies.writeLogoutHint(w, "", "")
 	setAuthHeaders(w.Header())
 	target := "/"
 	if sess != nil && s.providers[sess.provider] != nil {

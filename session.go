@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 	"unsafe"
+
+	"golang.org/x/oauth2"
 )
 
 func expiryUnix(t time.Time) int64 {
@@ -52,21 +54,21 @@ const (
 )
 
 // encode returns the session's compact binary payload.
-func (s *session) encode() []byte {
+func (sess *session) encode() []byte {
 	flags := byte(0)
-	if s.claimsDeflated {
+	if sess.claimsDeflated {
 		flags |= flagClaimsDeflated
 	}
-	if s.emailVerified != "" {
+	if sess.emailVerified != "" {
 		flags |= flagEmailVerifiedOK
-		if s.emailVerified == "true" {
+		if sess.emailVerified == "true" {
 			flags |= flagEmailVerified
 		}
 	}
 	b := []byte{sessionFormat, flags}
-	b = binary.AppendVarint(b, s.expires)
-	b = binary.AppendVarint(b, s.accessExpires)
-	for _, f := range [...]string{s.provider, s.sub, s.email, s.claims, s.idToken, s.accessToken, s.refreshToken} {
+	b = binary.AppendVarint(b, sess.expires)
+	b = binary.AppendVarint(b, sess.accessExpires)
+	for _, f := range [...]string{sess.provider, sess.sub, sess.email, sess.claims, sess.idToken, sess.accessToken, sess.refreshToken} {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
@@ -83,19 +85,19 @@ func decodeSession(b []byte) (*session, bool) {
 	// The session's strings share b, which no one writes once it is decoded
 	// (the caller hands it over), as strings.Builder shares its buffer.
 	text := unsafe.String(unsafe.SliceData(b), len(b))
-	s := &session{claimsDeflated: flags&flagClaimsDeflated != 0}
+	sess := &session{claimsDeflated: flags&flagClaimsDeflated != 0}
 	if flags&flagEmailVerifiedOK != 0 {
-		s.emailVerified = strconv.FormatBool(flags&flagEmailVerified != 0)
+		sess.emailVerified = strconv.FormatBool(flags&flagEmailVerified != 0)
 	}
 	pos := 2
-	for _, f := range [...]*int64{&s.expires, &s.accessExpires} {
+	for _, f := range [...]*int64{&sess.expires, &sess.accessExpires} {
 		v, n := binary.Varint(b[pos:])
 		if n <= 0 {
 			return nil, false
 		}
 		*f, pos = v, pos+n
 	}
-	for _, f := range [...]*string{&s.provider, &s.sub, &s.email, &s.claims, &s.idToken, &s.accessToken, &s.refreshToken} {
+	for _, f := range [...]*string{&sess.provider, &sess.sub, &sess.email, &sess.claims, &sess.idToken, &sess.accessToken, &sess.refreshToken} {
 		l, n := binary.Uvarint(b[pos:])
 		if n <= 0 || l > uint64(len(b)-pos-n) {
 			return nil, false
@@ -103,7 +105,7 @@ func decodeSession(b []byte) (*session, bool) {
 		pos += n
 		*f, pos = text[pos:pos+int(l)], pos+int(l)
 	}
-	return s, pos == len(b)
+	return sess, pos == len(b)
 }
 
 // separatedClaims are kept in their own session fields, outside the claims JSON.
@@ -113,15 +115,15 @@ var separatedClaims = []string{"sub", "email", "email_verified"}
 var droppedClaims = []string{"nonce", "at_hash", "c_hash"}
 
 // setClaims stores the claims, deflating them when that saves room.
-func (s *session) setClaims(claims map[string]any) error {
-	s.sub, _ = claims["sub"].(string)
-	s.email, _ = claims["email"].(string)
+func (sess *session) setClaims(claims map[string]any) error {
+	sess.sub, _ = claims["sub"].(string)
+	sess.email, _ = claims["email"].(string)
 	switch v := claims["email_verified"].(type) {
 	case bool:
-		s.emailVerified = strconv.FormatBool(v)
+		sess.emailVerified = strconv.FormatBool(v)
 	case string: // some providers send "true"
 		if b, err := strconv.ParseBool(v); err == nil {
-			s.emailVerified = strconv.FormatBool(b)
+			sess.emailVerified = strconv.FormatBool(b)
 		}
 	}
 	rest := make(map[string]any, len(claims))
@@ -135,10 +137,10 @@ func (s *session) setClaims(claims map[string]any) error {
 	if err != nil {
 		return err
 	}
-	s.claims, s.claimsDeflated = string(raw), false
+	sess.claims, sess.claimsDeflated = string(raw), false
 	if len(raw) > deflateAbove {
 		if small := deflate(raw); len(small) < len(raw) {
-			s.claims, s.claimsDeflated = string(small), true
+			sess.claims, sess.claimsDeflated = string(small), true
 		}
 	}
 	return nil
@@ -181,22 +183,34 @@ func inflate(deflated string, limit int64) []byte {
 }
 
 // allClaims returns every claim of the session, decoded once.
-func (s *session) allClaims() map[string]any {
-	s.decodeOnce.Do(func() {
-		raw := []byte(s.claims)
-		if s.claimsDeflated {
-			raw = inflate(s.claims, maxClaimsSize)
+func (sess *session) allClaims() map[string]any {
+	sess.decodeOnce.Do(func() {
+		raw := []byte(sess.claims)
+		if sess.claimsDeflated {
+			raw = inflate(sess.claims, maxClaimsSize)
 		}
 		claims := map[string]any{}
 		_ = json.Unmarshal(raw, &claims)
-		claims["sub"] = s.sub
-		if s.email != "" {
-			claims["email"] = s.email
+		claims["sub"] = sess.sub
+		if sess.email != "" {
+			claims["email"] = sess.email
 		}
-		if s.emailVerified != "" {
-			claims["email_verified"] = s.emailVerified == "true"
+		if sess.emailVerified != "" {
+			claims["email_verified"] = sess.emailVerified == "true"
 		}
-		s.decoded = claims
+		sess.decoded = claims
 	})
-	return s.decoded
+	return sess.decoded
+}
+
+// renew takes the tokens of a refresh: the new access token and its expiry,
+// the rotated refresh token, and a new ID token when the session keeps one.
+func (sess *session) renew(token *oauth2.Token) {
+	sess.accessToken, sess.accessExpires = token.AccessToken, expiryUnix(token.Expiry)
+	if token.RefreshToken != "" {
+		sess.refreshToken = token.RefreshToken
+	}
+	if raw, _ := token.Extra("id_token").(string); raw != "" && sess.idToken != "" {
+		sess.idToken = raw
+	}
 }
