@@ -17,9 +17,9 @@ import (
 
 // reseal opens a real session value, lets edit change it and seals it again
 // with the site's key: a genuine session with chosen contents.
-func reseal(t *testing.T, value string, edit func(*session)) string {
+func (s *testSite) reseal(t *testing.T, value string, edit func(*session)) string {
 	t.Helper()
-	sealer := mustSealer(t, purposeSession, atkCookieSecret)
+	sealer := s.sealer(t, purposeSession, atkCookieSecret)
 	plain, _, ok := sealer.open(value)
 	if !ok {
 		t.Fatal("the session cookie does not open with the site's key")
@@ -102,7 +102,7 @@ func TestCookieTampering(t *testing.T) {
 	if txValue == "" {
 		t.Fatal("no transaction cookie after the login redirect")
 	}
-	goodPlain, _, ok := mustSealer(t, purposeSession, atkCookieSecret).open(good)
+	goodPlain, _, ok := s.sealer(t, purposeSession, atkCookieSecret).open(good)
 	if !ok {
 		t.Fatal("the session cookie does not open with the site's key")
 	}
@@ -129,10 +129,10 @@ func TestCookieTampering(t *testing.T) {
 		{"first-chunk-missing", jar{"stauth_session_2": chunk(chunked, "2")}},
 		{"foreign-third-chunk", jar{"stauth_session_1": chunk(chunked, "1"), "stauth_session_2": chunk(chunked, "2"), "stauth_session_3": "AAAA"}},
 		{"transaction-cookie-as-session", jar{"stauth_session": txValue}},
-		{"session-payload-sealed-for-transactions", jar{"stauth_session": mustSealer(t, purposeLogin, atkCookieSecret).seal(goodPlain)}},
-		{"sealed-with-another-secret", jar{"stauth_session": mustSealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(goodPlain)}},
-		{"expired-session", jar{"stauth_session": reseal(t, good, func(s *session) { s.expires = time.Now().Add(-time.Second).Unix() })}},
-		{"provider-not-configured", jar{"stauth_session": reseal(t, good, func(s *session) { s.provider = "evil" })}},
+		{"session-payload-sealed-for-transactions", jar{"stauth_session": s.sealer(t, purposeLogin, atkCookieSecret).seal(goodPlain)}},
+		{"sealed-with-another-secret", jar{"stauth_session": s.sealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(goodPlain)}},
+		{"expired-session", jar{"stauth_session": s.reseal(t, good, func(s *session) { s.expires = time.Now().Add(-time.Second).Unix() })}},
+		{"provider-not-configured", jar{"stauth_session": s.reseal(t, good, func(s *session) { s.provider = "evil" })}},
 		{"12KB-cookie", jar{"stauth_session": huge[:12<<10]}},
 		{"100KB-cookie", jar{"stauth_session": huge}},
 		{"100KB-in-eight-chunks", func() jar {
@@ -198,7 +198,7 @@ func TestExpiredTransaction(t *testing.T) {
 		b := s.browser(t)
 		cb := b.authorize(b.startLogin("/auth/login"))
 		state := cb.Query().Get("state")
-		jar := mustJar(t, false, atkCookieSecret)
+		jar := s.jar(t)
 		name := jar.loginCookieName(state)
 		tx, ok := jar.openLogin(b.cookie(name), time.Now())
 		if !ok {
@@ -250,7 +250,7 @@ func TestIdentitySpoofing(t *testing.T) {
 	t.Run("DESIGN-gate/anonymous-with-a-forged-session-is-logged-out", func(t *testing.T) {
 		s := newTestSite(t, siteOptions{stauth: "anonymous"})
 		b := s.browser(t)
-		forged := mustSealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(
+		forged := s.sealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(
 			(&session{provider: "default", sub: "root", email: "root@example.com", expires: time.Now().Add(time.Hour).Unix()}).encode())
 		resp := b.get("/private", "Cookie", "stauth_session="+forged, "X-Forwarded-User", "root", "X-Auth-Request-User", "root", "Remote-User", "root")
 		want := "id= email= name= logged_in=false provider= cookie=[]"

@@ -52,7 +52,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 		return s.refusePage(w, tx, &refusal{status: http.StatusBadRequest, title: "Your account's details are too large for this site",
 			reason: "the session is larger than the cookie budget; the provider sends too many claims (often groups) or an exposed token is too large"})
 	}
-	s.cookies.writeLogoutHint(w, sess.sub, hint)
+	s.cookies.writeLogoutHint(w, sess, hint)
 	s.logger.Info("login", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	setAuthHeaders(w.Header())
 	return redirect(w, tx.ReturnTo)
@@ -71,8 +71,8 @@ func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Valu
 	}
 	iss, hasIss := q["iss"]
 	switch {
-	case tx.Issuer != d.issuer:
-		return nil, "", refuse("the provider's issuer changed during the login")
+	case tx.Issuer != d.issuer || tx.Binding != p.binding:
+		return nil, "", refuse("provider %q's settings changed during the login", p.name)
 	case parseRedirect(tx.RedirectURI).Path != path:
 		return nil, "", refuse("the callback came back at %s, not at provider %q's redirect_uri (mix-up, RFC 9700 §4.4.2)", path, p.name)
 	case hasIss && iss[0] != d.issuer:
@@ -102,7 +102,8 @@ func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Valu
 // newSession builds the session of a verified login: its claims, and only
 // the tokens that are exposed.
 func (s *Stauth) newSession(p *provider, id *identity) (*session, error) {
-	sess := &session{provider: p.name, expires: time.Now().Add(time.Duration(s.SessionTTL)).Unix()}
+	now := time.Now()
+	sess := &session{provider: p.name, binding: p.binding, issued: now.Unix(), expires: now.Add(time.Duration(s.SessionTTL)).Unix()}
 	if err := sess.setClaims(id.claims); err != nil {
 		return nil, err
 	}

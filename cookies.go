@@ -26,26 +26,41 @@ type cookieJar struct {
 	secure     bool
 	maxAge     int
 
+	// ttl is session_ttl: every sealed value older than that is refused,
+	// whatever expiry it carries.
+	ttl time.Duration
+
 	sessions *sealer
 	logins   *sealer
 	hints    *sealer
 }
 
+// jarConfig is what the cookie jar is made of.
+type jarConfig struct {
+	// secrets are cookie_secret, then cookie_secret_previous.
+	secrets []string
+	// site is redirect_uri's origin: every value is bound to it.
+	site       string
+	secure     bool
+	ttl        time.Duration
+	logoutPath string
+}
+
 // newCookieJar names the cookies and derives one sealer per purpose from the
-// cookie secrets (cookie_secret first, then cookie_secret_previous).
-func newCookieJar(cookieSecrets []string, secure bool, sessionTTL time.Duration, logoutPath string) (*cookieJar, error) {
+// cookie secrets, bound to the site.
+func newCookieJar(c jarConfig) (*cookieJar, error) {
 	prefix, hintPrefix := "stauth_", "stauth_"
-	if secure {
+	if c.secure {
 		prefix, hintPrefix = "__Host-stauth_", "__Secure-stauth_"
 	}
 	j := &cookieJar{
 		session: prefix + "session", loginPrefix: prefix + "login_",
-		logoutHint: hintPrefix + "logout", logoutPath: logoutPath,
-		secure: secure, maxAge: int(sessionTTL / time.Second),
+		logoutHint: hintPrefix + "logout", logoutPath: c.logoutPath,
+		secure: c.secure, maxAge: int(c.ttl / time.Second), ttl: c.ttl,
 	}
 	var err error
 	for purpose, target := range map[string]**sealer{purposeSession: &j.sessions, purposeLogin: &j.logins, purposeLogoutHint: &j.hints} {
-		if *target, err = newSealer(cookieSecrets, purpose); err != nil {
+		if *target, err = newSealer(c.secrets, purpose, c.site); err != nil {
 			return nil, err
 		}
 	}
@@ -141,17 +156,21 @@ func (j *cookieJar) writeSession(w http.ResponseWriter, r *http.Request, sess *s
 // cookie; with no token, or one that would not fit in two cookies, the
 // cookie is deleted and logout sends client_id alone (id_token_hint is only
 // recommended).
-func (j *cookieJar) writeLogoutHint(w http.ResponseWriter, sub, idToken string) {
-	j.setLogoutHint(w, j.sealLogoutHint(sub, idToken))
+func (j *cookieJar) writeLogoutHint(w http.ResponseWriter, sess *session, idToken string) {
+	j.setLogoutHint(w, j.sealLogoutHint(sess, idToken))
 }
 
-// sealLogoutHint seals the ID token kept for logout; empty when there is
-// none or it would not fit in two cookies.
-func (j *cookieJar) sealLogoutHint(sub, idToken string) string {
+// deleteLogoutHint deletes the logout hint cookie.
+func (j *cookieJar) deleteLogoutHint(w http.ResponseWriter) { j.setLogoutHint(w, "") }
+
+// sealLogoutHint seals the ID token kept for logout, bound to the session
+// it belongs to; empty when there is none or it would not fit in two
+// cookies.
+func (j *cookieJar) sealLogoutHint(sess *session, idToken string) string {
 	if idToken == "" {
 		return ""
 	}
-	sealed := sealJSON(j.hints, idTokenHint{Sub: sub, IDToken: idToken})
+	sealed := sealJSON(j.hints, idTokenHint{Sub: sess.sub, Binding: sess.binding, Issued: sess.issued, IDToken: idToken})
 	if len(sealed) > chunkSize*maxChunks {
 		return ""
 	}
@@ -159,10 +178,11 @@ func (j *cookieJar) sealLogoutHint(sub, idToken string) string {
 }
 
 // readLogoutHint returns the ID token the request's logout hint cookie keeps
-// for sub, if any.
-func (j *cookieJar) readLogoutHint(r *http.Request, sub string) string {
+// for the session, if any: the hint of another login is ignored.
+func (j *cookieJar) readLogoutHint(r *http.Request, sess *session) string {
 	var hint idTokenHint
-	if openJSON(j.hints, chunkedValue(r.Header, j.logoutHint), &hint) && hint.Sub == sub {
+	if openJSON(j.hints, chunkedValue(r.Header, j.logoutHint), &hint) &&
+		hint.Sub == sess.sub && hint.Binding == sess.binding && hint.Issued == sess.issued {
 		return hint.IDToken
 	}
 	return ""
@@ -295,10 +315,19 @@ func (j *cookieJar) openSession(value string, now time.Time) (sess *session, sta
 		return nil, false
 	}
 	sess, ok = decodeSession(plain)
-	if !ok || now.Unix() >= sess.expires {
+	if !ok || now.Unix() >= sess.expires || !j.fresh(sess.issued, now) {
 		return nil, false
 	}
 	return sess, stale
+}
+
+// fresh tells whether a value issued at issued (Unix seconds) is younger
+// than the current session_ttl, so that lowering session_ttl ends older
+// sessions at once. A value from more than a minute in the future (a clock
+// far off, or forged) is not fresh either.
+func (j *cookieJar) fresh(issued int64, now time.Time) bool {
+	age := now.Sub(time.Unix(issued, 0))
+	return age >= -time.Minute && age < j.ttl
 }
 
 // openLogin opens a login transaction cookie that has not expired.

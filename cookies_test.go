@@ -13,7 +13,7 @@ import (
 func TestOpenSessionExpiry(t *testing.T) {
 	jar := mustJar(t, false, testCookieSecret)
 	now := time.Unix(1800000000, 0)
-	value := jar.sessions.seal((&session{provider: "p", sub: "s", expires: now.Unix() + 60}).encode())
+	value := jar.sessions.seal((&session{provider: "p", sub: "s", issued: now.Unix(), expires: now.Unix() + 60}).encode())
 	if sess, _ := jar.openSession(value, now); sess == nil {
 		t.Fatal("a live session did not open")
 	}
@@ -155,7 +155,7 @@ var fuzzNow = time.Unix(1800000000, 0)
 // mustJar returns a cookie jar sealing with secrets, like the site's.
 func mustJar(t testing.TB, secure bool, secrets ...string) *cookieJar {
 	t.Helper()
-	jar, err := newCookieJar(secrets, secure, time.Hour, DefaultLogoutPath)
+	jar, err := newCookieJar(jarConfig{secrets: secrets, site: "http://localhost:8080", secure: secure, ttl: time.Hour, logoutPath: DefaultLogoutPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		s.cookies.deleteSession(w, r) // orphan chunks, such as a _2 without its _1
 		return nil
 	}
-	if sess == nil || s.providers[sess.provider] == nil {
+	if !s.bound(sess) {
 		s.cookies.deleteSession(w, r)
 		return nil
 	}
@@ -106,6 +106,16 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		}
 	}
 	return sess
+}
+
+// bound tells whether an opened session was made by a provider configured
+// here as it is now.
+func (s *Stauth) bound(sess *session) bool {
+	if sess == nil {
+		return false
+	}
+	p := s.providers[sess.provider]
+	return p != nil && sess.binding == p.binding
 }
 
 // isNavigation tells whether a request is a browser loading a page, which

@@ -38,7 +38,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	s.warnOnOtherHost(r, redirectURI)
 	tx := &loginTransaction{
 		State: randomToken(), Nonce: randomToken(), Verifier: randomToken(),
-		Provider: p.name, Issuer: d.issuer, RedirectURI: redirectURI, ReturnTo: returnTo,
+		Provider: p.name, Binding: p.binding, Issuer: d.issuer, RedirectURI: redirectURI, ReturnTo: returnTo,
 		Created: time.Now().Unix(),
 	}
 	s.cookies.writeLogin(w, r, tx, time.Now())
@@ -143,6 +143,7 @@ type loginTransaction struct {
 	Nonce       string `json:"n"`
 	Verifier    string `json:"v"`
 	Provider    string `json:"p"`
+	Binding     string `json:"b"`
 	Issuer      string `json:"i"`
 	RedirectURI string `json:"u"`
 	ReturnTo    string `json:"r"`

@@ -15,7 +15,7 @@ func (s *Stauth) logoutIDToken(r *http.Request, sess *session) string {
 	if sess.idToken != "" {
 		return sess.idToken
 	}
-	return s.cookies.readLogoutHint(r, sess.sub)
+	return s.cookies.readLogoutHint(r, sess)
 }
 
 // serveLogout ends the session, and at the provider too when it supports
@@ -33,7 +33,7 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	}
 	sess, _, _ := s.cookies.readSession(r, time.Now())
 	s.cookies.deleteSession(w, r)
-	s.cookies.writeLogoutHint(w, "", "")
+	s.cookies.deleteLogoutHint(w)
 	setAuthHeaders(w.Header())
 	target := "/"
 	if sess != nil && s.providers[sess.provider] != nil {
@@ -64,8 +64,10 @@ func isCrossSite(r *http.Request) bool {
 }
 
 // idTokenHint is the ID token kept for logout at the provider (its
-// id_token_hint) when it is not exposed, with the subject it names.
+// id_token_hint) when it is not exposed, with the session it belongs to.
 type idTokenHint struct {
 	Sub     string `json:"s"`
+	Binding string `json:"b"`
+	Issued  int64  `json:"i"`
 	IDToken string `json:"t"`
 }

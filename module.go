@@ -123,8 +123,11 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	if s.rules, err = newAccessRules(s.AllowEmails, s.AllowClaims); err != nil {
 		return err
 	}
-	https := parseRedirect(s.secrets.redirectURI).Scheme == "https"
-	if s.cookies, err = newCookieJar(s.secrets.cookieSecrets, https, time.Duration(s.SessionTTL), s.LogoutPath); err != nil {
+	site := parseRedirect(s.secrets.redirectURI)
+	if s.cookies, err = newCookieJar(jarConfig{
+		secrets: s.secrets.cookieSecrets, site: site.Scheme + "://" + site.Host,
+		secure: site.Scheme == "https", ttl: time.Duration(s.SessionTTL), logoutPath: s.LogoutPath,
+	}); err != nil {
 		return err
 	}
 	s.endpoints = map[string]endpoint{}

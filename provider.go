@@ -2,6 +2,8 @@ package stauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,9 @@ type provider struct {
 	// ctx carries the HTTP client for go-oidc and x/oauth2; it lives as long
 	// as the module.
 	ctx context.Context
+	// binding identifies this provider's configuration: sessions and logins
+	// carry it and open only where it is the same (see providerBinding).
+	binding string
 	// sharedRedirect tells whether another provider has the same
 	// redirect_uri, which only the iss parameter then tells apart.
 	sharedRedirect bool
@@ -136,7 +141,16 @@ func (e *providerError) Error() string { return "the provider " + e.reason }
 
 // newProvider prepares a provider; nothing is fetched yet.
 func newProvider(ctx context.Context, pc providerConfig, sharedRedirect bool, logger *zap.Logger) *provider {
-	return &provider{providerConfig: pc, ctx: ctx, sharedRedirect: sharedRedirect, logger: logger}
+	return &provider{providerConfig: pc, binding: providerBinding(pc), ctx: ctx, sharedRedirect: sharedRedirect, logger: logger}
+}
+
+// providerBinding identifies a provider by what makes it the same one: its
+// server_metadata_url (which fixes its issuer, see checkMetadata) and
+// client_id. A session made by provider "default" at one issuer never opens
+// where "default" is another, even with the same cookie_secret.
+func providerBinding(pc providerConfig) string {
+	sum := sha256.Sum256([]byte(pc.metadataURL + "\x00" + pc.clientID))
+	return base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 // discover returns the provider's metadata. Until a discovery succeeds,

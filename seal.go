@@ -9,6 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"sync"
+
+	"golang.org/x/crypto/argon2"
 )
 
 func randomBytes(n int) []byte {
@@ -25,8 +28,38 @@ const (
 	purposeLogoutHint = "stauth logout hint cookie"
 )
 
-// sealVersion is the first byte of every sealed cookie value.
-const sealVersion byte = 1
+// sealVersion is the first byte of every sealed cookie value. Version 2:
+// keys from Argon2id, values bound to the site.
+const sealVersion byte = 2
+
+// Argon2id settings of the master key (RFC 9106 §4, second recommended
+// option): a guess at cookie_secret costs 64 MiB of memory and three passes
+// over it, so a sealed value cannot be used to test guesses quickly.
+const (
+	kdfTime    = 3
+	kdfMemory  = 64 * 1024 // KiB
+	kdfThreads = 2
+)
+
+// kdfSalt is fixed: every instance sharing the secret must derive the same
+// keys; the secret itself must carry the randomness (see checkCookieSecret).
+var kdfSalt = []byte("stauth cookie keys v2")
+
+// masterKeys keeps the master key of each cookie secret this process has
+// derived, by the secret's SHA-256, so the memory-hard derivation runs once
+// per secret and process, not at each reload or for each site.
+var masterKeys sync.Map
+
+// masterKey derives (once) the master key of a cookie secret with Argon2id.
+func masterKey(secret string) []byte {
+	id := sha256.Sum256([]byte(secret))
+	if key, ok := masterKeys.Load(id); ok {
+		return key.([]byte)
+	}
+	key := argon2.IDKey([]byte(secret), kdfSalt, kdfTime, kdfMemory, kdfThreads, 32)
+	actual, _ := masterKeys.LoadOrStore(id, key)
+	return actual.([]byte)
+}
 
 // sealer encrypts and authenticates cookie values for one purpose. The first
 // AEAD, keyed from cookie_secret, seals and opens; the others, keyed from
@@ -42,11 +75,14 @@ const (
 	gcmTagSize   = 16
 )
 
-// newSealer derives one AES-256-GCM key per secret for purpose with HKDF-SHA256.
-func newSealer(secrets []string, purpose string) (*sealer, error) {
-	s := &sealer{aad: append([]byte{sealVersion}, purpose...)}
+// newSealer derives one AES-256-GCM key per secret for purpose: HKDF-SHA256
+// from the secret's master key, so a key per purpose costs nothing more.
+// binding, the site's origin, is authenticated with every value, so a value
+// sealed for another site never opens here even with the same secret.
+func newSealer(secrets []string, purpose, binding string) (*sealer, error) {
+	s := &sealer{aad: append(append([]byte{sealVersion}, purpose...), "\x00"+binding...)}
 	for _, secret := range secrets {
-		key, err := hkdf.Key(sha256.New, []byte(secret), []byte("stauth"), purpose, 32)
+		key, err := hkdf.Key(sha256.New, masterKey(secret), []byte("stauth"), purpose, 32)
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,13 @@ import (
 
 func mustSealer(t testing.TB, purpose string, secrets ...string) *sealer {
 	t.Helper()
-	s, err := newSealer(secrets, purpose)
+	return mustSiteSealer(t, purpose, "http://localhost:8080", secrets...)
+}
+
+// mustSiteSealer returns the sealer of a site (redirect_uri's origin).
+func mustSiteSealer(t testing.TB, purpose, site string, secrets ...string) *sealer {
+	t.Helper()
+	s, err := newSealer(secrets, purpose, site)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,12 @@ func expiryUnix(t time.Time) int64 {
 // session is a logged-in user, as sealed in the session cookie. Its string
 // fields share the memory of one decoded payload.
 type session struct {
-	provider      string
+	provider string
+	// binding identifies the provider's configuration that made the
+	// session (see provider.binding): a session opens only where the
+	// provider of that name is still the same one.
+	binding       string
+	issued        int64 // Unix seconds; the session ends session_ttl after it, even when session_ttl is lowered
 	expires       int64 // Unix seconds; the session ends then whatever the browser does
 	accessExpires int64 // Unix seconds; 0 when unknown
 	sub           string
@@ -44,10 +49,10 @@ type session struct {
 	decoded    map[string]any
 }
 
-// Session payload format: a format byte, a flags byte, two varints and
+// Session payload format: a format byte, a flags byte, three varints and
 // length-prefixed strings, in this order.
 const (
-	sessionFormat       byte = 1
+	sessionFormat       byte = 2
 	flagClaimsDeflated  byte = 1 << 0
 	flagEmailVerifiedOK byte = 1 << 1 // email_verified present
 	flagEmailVerified   byte = 1 << 2 // and true
@@ -66,9 +71,10 @@ func (sess *session) encode() []byte {
 		}
 	}
 	b := []byte{sessionFormat, flags}
+	b = binary.AppendVarint(b, sess.issued)
 	b = binary.AppendVarint(b, sess.expires)
 	b = binary.AppendVarint(b, sess.accessExpires)
-	for _, f := range [...]string{sess.provider, sess.sub, sess.email, sess.claims, sess.idToken, sess.accessToken, sess.refreshToken} {
+	for _, f := range [...]string{sess.provider, sess.binding, sess.sub, sess.email, sess.claims, sess.idToken, sess.accessToken, sess.refreshToken} {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
@@ -90,14 +96,14 @@ func decodeSession(b []byte) (*session, bool) {
 		sess.emailVerified = strconv.FormatBool(flags&flagEmailVerified != 0)
 	}
 	pos := 2
-	for _, f := range [...]*int64{&sess.expires, &sess.accessExpires} {
+	for _, f := range [...]*int64{&sess.issued, &sess.expires, &sess.accessExpires} {
 		v, n := binary.Varint(b[pos:])
 		if n <= 0 {
 			return nil, false
 		}
 		*f, pos = v, pos+n
 	}
-	for _, f := range [...]*string{&sess.provider, &sess.sub, &sess.email, &sess.claims, &sess.idToken, &sess.accessToken, &sess.refreshToken} {
+	for _, f := range [...]*string{&sess.provider, &sess.binding, &sess.sub, &sess.email, &sess.claims, &sess.idToken, &sess.accessToken, &sess.refreshToken} {
 		l, n := binary.Uvarint(b[pos:])
 		if n <= 0 || l > uint64(len(b)-pos-n) {
 			return nil, false

@@ -125,6 +125,23 @@ http://:%d {
 	return s
 }
 
+// sealer returns the sealer of the site's cookies for purpose, keyed from
+// secret.
+func (s *testSite) sealer(t testing.TB, purpose, secret string) *sealer {
+	u := mustParseURL(t, s.Redirect)
+	return mustSiteSealer(t, purpose, u.Scheme+"://"+u.Host, secret)
+}
+
+// jar returns a cookie jar like the site's.
+func (s *testSite) jar(t testing.TB) *cookieJar {
+	u := mustParseURL(t, s.Redirect)
+	jar, err := newCookieJar(jarConfig{secrets: []string{atkCookieSecret}, site: u.Scheme + "://" + u.Host, ttl: DefaultSessionTTL, logoutPath: DefaultLogoutPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jar
+}
+
 // testBrowser is a browser with its own cookie jar that never follows a
 // redirect by itself.
 type testBrowser struct {

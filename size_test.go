@@ -64,7 +64,7 @@ func TestCookieSizes(t *testing.T) {
 				}
 				idToken, hint := shape.idToken(), ""
 				if keepID {
-					hint = site.s.cookies.sealLogoutHint(sess.sub, idToken)
+					hint = site.s.cookies.sealLogoutHint(sess, idToken)
 				}
 				t.Logf("%-22s claims %5d B (deflated %v), payload %5d B, session %d cookie(s) of %v B (Set-Cookie), Cookie header %5d B on every request; logout hint %5d B",
 					name, len(sess.claims), sess.claimsDeflated, len(sess.encode()), len(set), rec, len(header), len(hint))
