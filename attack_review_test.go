@@ -210,7 +210,9 @@ func TestReviewRefreshAmplification(t *testing.T) {
 			b.mustLogIn("/auth/login", "/")
 			cookie := b.cookie("stauth_session")
 			before := s.OP.Count(hostileop.Token)
-			s.OP.Set(func(b *hostileop.Behaviour) { b.Faults = map[hostileop.Endpoint]hostileop.Fault{hostileop.Token: c.fault} })
+			s.OP.Set(func(b *hostileop.Behaviour) {
+				b.Faults = map[hostileop.Endpoint]hostileop.Fault{hostileop.Token: c.fault}
+			})
 			for i := range 20 {
 				resp := s.browser(t).do(http.MethodGet, "/private", "Cookie", "stauth_session="+cookie)
 				if got := resp.StatusCode == http.StatusOK; got != c.keepsUser {
