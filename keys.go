@@ -63,7 +63,8 @@ type keySet struct {
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
 	fetched time.Time // when the last fetch ended; zero before the first
-	failed  bool      // whether the last fetch failed
+	lastErr error     // the last fetch's error
+	fetches int       // how many fetches ended
 }
 
 // newKeySet returns the key set at uri, fetched with client within ctx's
@@ -129,7 +130,7 @@ func (s *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
 // fetched for this call (or for a call it joined).
 func (s *keySet) cached(ctx context.Context, refresh bool) (keys []jose.JSONWebKey, fresh bool, err error) {
 	s.mu.Lock()
-	keys, due := s.keys, s.fetchDue(refresh)
+	keys, due, seen := s.keys, s.fetchDue(refresh), s.fetches
 	s.mu.Unlock()
 	if !due {
 		if keys == nil {
@@ -137,7 +138,7 @@ func (s *keySet) cached(ctx context.Context, refresh bool) (keys []jose.JSONWebK
 		}
 		return keys, false, nil
 	}
-	ch := s.flight.DoChan("", s.fetchShared)
+	ch := s.flight.DoChan("", func() (any, error) { return s.fetchShared(seen) })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -164,24 +165,29 @@ func (s *keySet) fetchDue(refresh bool) bool {
 }
 
 // fetchShared fetches the keys for every caller waiting on the flight. A
-// caller that decided to fetch while another fetch was ending finds the new
-// keys instead of fetching again.
-func (s *keySet) fetchShared() (any, error) {
+// caller that decided to fetch after seen fetches had ended, while another
+// was ending, gets that one's result instead of fetching again.
+func (s *keySet) fetchShared(seen int) (any, error) {
 	s.mu.Lock()
-	if !s.fetched.IsZero() && !s.failed && s.now().Sub(s.fetched) < keyRefreshInterval && s.keys != nil {
-		keys := s.keys
+	if s.fetches != seen {
+		keys, err := s.keys, s.lastErr
 		s.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 		return keys, nil
 	}
 	s.mu.Unlock()
 	keys, err := s.fetch()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fetched, s.failed = s.now(), err != nil
+	s.fetched, s.fetches = s.now(), s.fetches+1
 	if err != nil {
-		return nil, &keysUnavailableError{err}
+		// A failed refresh keeps the keys held.
+		s.lastErr = &keysUnavailableError{err}
+		return nil, s.lastErr
 	}
-	s.keys = keys
+	s.keys, s.lastErr = keys, nil
 	return keys, nil
 }
 
