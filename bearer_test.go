@@ -469,6 +469,41 @@ func TestBearerCache(t *testing.T) {
 	}
 }
 
+// TestBearerConcurrent: requests presenting the same and different tokens
+// at once all get the token's identity (run with -race).
+func TestBearerConcurrent(t *testing.T) {
+	f := newBearerFixture(t, "op", hostileop.Behaviour{})
+	v := f.verifier()
+	key := hostileop.SharedRSAKey("rsa-1")
+	tokens := make([]string, 4)
+	for i := range tokens {
+		c := f.claims()
+		c["sub"] = fmt.Sprintf("user-%d", i)
+		tokens[i] = mint(t, key, jose.RS256, c, nil)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 32)
+	for i := range errs {
+		wg.Go(func() {
+			id, err := v.verify(context.Background(), tokens[i%len(tokens)])
+			if err == nil && id.claims["sub"] != fmt.Sprintf("user-%d", i%len(tokens)) {
+				err = fmt.Errorf("sub %v for token %d", id.claims["sub"], i%len(tokens))
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := v.cache.len(); n != len(tokens) {
+		t.Fatalf("%d cache entries, want %d", n, len(tokens))
+	}
+	if n := f.op.Count(hostileop.JWKS); n != 1 {
+		t.Fatalf("%d key set fetches, want 1", n)
+	}
+}
+
 // TestBearerCacheBounded: a full cache drops its expired entries first,
 // and never holds more than its size.
 func TestBearerCacheBounded(t *testing.T) {
