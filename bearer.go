@@ -111,9 +111,10 @@ type bearerVerifier struct {
 	now       func() time.Time
 	cache     *bearerCache
 
-	setup   singleflight.Group
-	mu      sync.Mutex
-	issuers map[*provider]*bearerIssuer
+	setup    singleflight.Group
+	mu       sync.Mutex
+	issuers  map[*provider]*bearerIssuer
+	failures map[*provider]setUpFailure
 }
 
 // bearerIssuer is what checks one provider's tokens.
@@ -136,6 +137,7 @@ func newBearerVerifier(providers []*provider, audiences []string, now func() tim
 		now:       now,
 		cache:     newBearerCache(maxBearerCache),
 		issuers:   map[*provider]*bearerIssuer{},
+		failures:  map[*provider]setUpFailure{},
 	}
 }
 
@@ -281,41 +283,20 @@ func (v *bearerVerifier) checkClaims(p *provider, idt *oidc.IDToken) error {
 	return nil
 }
 
-// issuerFor returns what checks p's tokens, set up at the first token of p
-// once p is discovered.
+// issuerFor returns what checks p's tokens, set up at the first token of p.
+// A failed set-up is answered again for keyRetryInterval, so tokens naming
+// a provider that is down do not each send it a request.
 func (v *bearerVerifier) issuerFor(ctx context.Context, p *provider) (*bearerIssuer, error) {
 	v.mu.Lock()
-	bi := v.issuers[p]
+	bi, err := v.issuers[p], v.setUpError(p)
 	v.mu.Unlock()
-	if bi != nil {
+	switch {
+	case bi != nil:
 		return bi, nil
-	}
-	d, err := p.discover(ctx)
-	if err != nil {
+	case err != nil:
 		return nil, err
 	}
-	ch := v.setup.DoChan(p.name, func() (any, error) {
-		v.mu.Lock()
-		bi := v.issuers[p]
-		v.mu.Unlock()
-		if bi != nil {
-			return bi, nil
-		}
-		algs, err := bearerAlgs(p, d)
-		if err != nil {
-			return nil, err
-		}
-		keys := newKeySet(p.ctx, d.jwksURI, p.client(), algs, v.now)
-		bi = &bearerIssuer{
-			issuer:   d.issuer,
-			keys:     keys,
-			verifier: oidc.NewVerifier(d.issuer, keys, &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: algs, Now: v.now}),
-		}
-		v.mu.Lock()
-		v.issuers[p] = bi
-		v.mu.Unlock()
-		return bi, nil
-	})
+	ch := v.setup.DoChan(p.name, func() (any, error) { return v.setUp(p) })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -327,13 +308,66 @@ func (v *bearerVerifier) issuerFor(ctx context.Context, p *provider) (*bearerIss
 	}
 }
 
+// setUpError is the error of p's last set-up while it is recent; v.mu is
+// held.
+func (v *bearerVerifier) setUpError(p *provider) error {
+	if f, ok := v.failures[p]; ok && v.now().Sub(f.at) < keyRetryInterval {
+		return f.err
+	}
+	return nil
+}
+
+// setUpFailure is a failed set-up of a provider.
+type setUpFailure struct {
+	at  time.Time
+	err error
+}
+
+// setUp discovers p, reads its algorithms and makes its verifier and key
+// set, unless a set-up that ended while this one was being decided already
+// did or failed.
+func (v *bearerVerifier) setUp(p *provider) (*bearerIssuer, error) {
+	v.mu.Lock()
+	bi, err := v.issuers[p], v.setUpError(p)
+	v.mu.Unlock()
+	if bi != nil || err != nil {
+		return bi, err
+	}
+	bi, err = v.newIssuer(p)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		v.failures[p] = setUpFailure{at: v.now(), err: err}
+		return nil, err
+	}
+	delete(v.failures, p)
+	v.issuers[p] = bi
+	return bi, nil
+}
+
+// newIssuer makes what checks p's tokens: go-oidc's verifier of its issuer
+// with a keySet of its jwks_uri, for its advertised asymmetric algorithms.
+func (v *bearerVerifier) newIssuer(p *provider) (*bearerIssuer, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, providerTimeout)
+	defer cancel()
+	d, err := p.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	algs, err := bearerAlgs(ctx, p, d)
+	if err != nil {
+		return nil, err
+	}
+	keys := newKeySet(p.ctx, d.jwksURI, p.client(), algs, v.now)
+	config := &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: algs, Now: v.now}
+	return &bearerIssuer{issuer: d.issuer, keys: keys, verifier: oidc.NewVerifier(d.issuer, keys, config)}, nil
+}
+
 // bearerAlgs are the signature algorithms of p's tokens: the asymmetric
 // ones its discovery document advertises, as at login. discovered does not
 // keep them, so the document is read once more here; it must name the
 // issuer and jwks_uri discovery found.
-func bearerAlgs(p *provider, d *discovered) ([]string, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, providerTimeout)
-	defer cancel()
+func bearerAlgs(ctx context.Context, p *provider, d *discovered) ([]string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metadataURL, nil)
 	if err != nil {
 		return nil, err

@@ -390,16 +390,50 @@ func TestBearerKeysUnavailable(t *testing.T) {
 }
 
 // TestBearerDiscoveryDown: a provider whose discovery fails refuses its
-// tokens as unverifiable, and is retried at the next token.
+// tokens as unverifiable, is asked again only after keyRetryInterval, and is
+// used once it answers.
 func TestBearerDiscoveryDown(t *testing.T) {
 	f := newBearerFixture(t, "op", hostileop.Behaviour{Faults: map[hostileop.Endpoint]hostileop.Fault{hostileop.Discovery: {Status: 500}}})
 	v := f.verifier()
 	raw := mint(t, hostileop.SharedRSAKey("rsa-1"), jose.RS256, f.claims(), nil)
-	id, err := v.verify(context.Background(), raw)
-	checkRefused(t, raw, id, err, bearerUnavailable)
+	for range 10 {
+		id, err := v.verify(context.Background(), raw)
+		checkRefused(t, raw, id, err, bearerUnavailable)
+	}
+	if n := f.op.Count(hostileop.Discovery); n != 1 {
+		t.Fatalf("%d discovery requests within keyRetryInterval, want 1", n)
+	}
 	f.op.Set(func(b *hostileop.Behaviour) { b.Faults = nil })
+	f.clock.advance(keyRetryInterval)
 	if _, err := v.verify(context.Background(), raw); err != nil {
 		t.Fatalf("after discovery recovered: %v", err)
+	}
+	// Discovery, then the document again for the algorithms.
+	if n := f.op.Count(hostileop.Discovery); n != 3 {
+		t.Fatalf("%d discovery requests, want 3", n)
+	}
+}
+
+// TestBearerMetadataChanged: the algorithms come from the discovery
+// document discovery read; one that since names another jwks_uri is not
+// trusted.
+func TestBearerMetadataChanged(t *testing.T) {
+	f := newBearerFixture(t, "op", hostileop.Behaviour{})
+	if _, err := f.p.discover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.op.Set(func(b *hostileop.Behaviour) {
+		b.Metadata = func(doc map[string]any) { doc["jwks_uri"] = "http://127.0.0.1:1/other-keys" }
+	})
+	raw := mint(t, hostileop.SharedRSAKey("rsa-1"), jose.RS256, f.claims(), nil)
+	id, err := f.verifier().verify(context.Background(), raw)
+	checkRefused(t, raw, id, err, bearerUnavailable)
+	var bad *metadataError
+	if !errors.As(err, &bad) {
+		t.Fatalf("error %v, want a metadataError", err)
+	}
+	if n := f.op.Count(hostileop.JWKS); n != 0 {
+		t.Fatalf("%d key set fetches, want none", n)
 	}
 }
 
