@@ -1,0 +1,636 @@
+package stauth
+
+// Revocation of stateless sealed-cookie sessions (issue 12).
+//
+// A session cookie is valid on its own; revoking one needs shared state. That
+// state lives in Caddy's configured storage (certmagic.Storage: the file
+// system by default, Redis, Consul, S3... in a cluster), never in a store of
+// stauth's own. Each instance keeps a compact in-memory mirror, so the check
+// on every request (Revoked) reads memory only; a background refresher brings
+// in what other instances wrote.
+//
+// Storage layout (under prefix, e.g. "stauth/revocations"):
+//
+//	<prefix>/written/<YYYYMMDDHH>/id.<32 hex>.<until>            a session id
+//	<prefix>/written/<YYYYMMDDHH>/sid.<32 hex>.<until>           a provider sid
+//	<prefix>/written/<YYYYMMDDHH>/sub.<32 hex>.<before>.<until>  "sub logged out before"
+//	<prefix>/jti/<YYYYMMDDHH>/<64 hex>                           a logout token's jti
+//
+// Everything a revocation says is in its key name (times are Unix seconds),
+// so the refresher only lists keys and never loads one. The directory is the
+// UTC hour the key was written in: a refresh lists the bucket names (one per
+// hour) and then only the buckets still open, the current hour and those
+// that ended less than revocationGrace ago; a closed bucket is listed once
+// more and then never again. Its names are then forgotten, only its latest
+// expiry is kept, and once that has passed one instance (under a storage
+// lock) deletes the whole bucket. The sid and sub are stored as SHA-256
+// hashes: key names are safe in every backend's syntax and the storage does
+// not hold the provider's identifiers in clear.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+// Revocation timing.
+const (
+	// revocationInterval is how often each instance lists new revocations:
+	// a revocation is refused on every instance within this plus one refresh.
+	revocationInterval = 2 * time.Second
+	// revocationGrace is how long after its hour a written bucket is still
+	// listed: it covers clock differences between instances and slow writes
+	// (a write that takes longer is abandoned and reported as failed).
+	revocationGrace = 10 * time.Minute
+	// revocationSweep is how often the mirror drops expired entries and the
+	// storage is pruned.
+	revocationSweep = time.Minute
+	// revocationRefreshTimeout bounds one periodic refresh.
+	revocationRefreshTimeout = 30 * time.Second
+	// bucketLayout names a written bucket by its UTC hour.
+	bucketLayout = "2006010215"
+)
+
+// errRevocationNotRecorded prefixes the error of a Revoke* call whose write
+// to storage failed; the revocation still holds on this instance.
+var errRevocationNotRecorded = errors.New("could not record the revocation")
+
+// revocations is the revocation store of one stauth instance: a mirror in
+// memory, kept in step with the storage shared by every instance.
+type revocations struct {
+	storage  certmagic.Storage
+	prefix   string
+	logger   *zap.Logger
+	now      func() time.Time
+	interval time.Duration
+
+	// snap is what Revoked reads: immutable, replaced whole.
+	snap atomic.Pointer[revocationSnapshot]
+
+	// mu serialises replacing snap.
+	mu sync.Mutex
+
+	// refreshMu serialises refreshes; it guards the fields below.
+	refreshMu sync.Mutex
+	buckets   map[string]*writtenBucket
+	failing   bool
+	lastSweep time.Time
+
+	started  atomic.Bool
+	stopOnce sync.Once
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// writtenBucket is what the refresher knows of one written-hour directory.
+type writtenBucket struct {
+	// names are the key names already read; nil once the bucket is done.
+	names map[string]struct{}
+	// done: the bucket was listed after it closed and is never listed again.
+	done bool
+	// maxUntil is the latest expiry in the bucket (Unix seconds).
+	maxUntil int64
+}
+
+// subMark is a "logged out before" marker: sessions of the sub issued before
+// the second before are revoked, until the Unix second until.
+type subMark struct {
+	before, until int64
+}
+
+// revocationSnapshot is the mirror: a large base rebuilt now and then and a
+// small layer of recent additions, both immutable.
+type revocationSnapshot struct {
+	base, recent revocationLayer
+}
+
+// revocationLayer holds one sorted table per kind of revocation.
+type revocationLayer struct {
+	ids  revTable[int64]
+	sids revTable[int64]
+	subs revTable[subMark]
+}
+
+// revocationAdds are entries to add to the mirror.
+type revocationAdds struct {
+	ids, sids []revEntry[int64]
+	subs      []revEntry[subMark]
+}
+
+// empty tells whether there is nothing to add.
+func (a *revocationAdds) empty() bool {
+	return len(a.ids) == 0 && len(a.sids) == 0 && len(a.subs) == 0
+}
+
+// newRevocations returns a revocation store kept in storage under prefix
+// (e.g. "stauth/revocations"); Start begins refreshing it.
+func newRevocations(storage certmagic.Storage, prefix string, logger *zap.Logger) *revocations {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	r := &revocations{
+		storage:  storage,
+		prefix:   strings.Trim(prefix, "/"),
+		logger:   logger,
+		now:      time.Now,
+		interval: revocationInterval,
+		buckets:  map[string]*writtenBucket{},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	r.snap.Store(&revocationSnapshot{})
+	return r
+}
+
+// Start reads the revocations already in storage (so that a new instance
+// refuses them from its first request), then refreshes every interval in the
+// background until Stop is called or ctx ends. A failed first read is
+// logged; the refresher keeps trying.
+func (r *revocations) Start(ctx context.Context) {
+	r.refreshLogged(ctx)
+	r.started.Store(true)
+	go r.run(ctx)
+}
+
+// Stop ends the background refresher and waits for it.
+func (r *revocations) Stop() {
+	r.stopOnce.Do(func() { close(r.stop) })
+	if r.started.Load() {
+		<-r.done
+	}
+}
+
+// run is the background refresher.
+func (r *revocations) run(ctx context.Context) {
+	defer close(r.done)
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, revocationRefreshTimeout)
+			r.refreshLogged(rctx)
+			cancel()
+		}
+	}
+}
+
+// refreshLogged refreshes and logs a failure once per streak of failures.
+func (r *revocations) refreshLogged(ctx context.Context) {
+	err := r.refresh(ctx)
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
+	switch {
+	case err != nil && !r.failing:
+		r.failing = true
+		r.logger.Warn("cannot read session revocations from storage; revocations already known still apply, new ones from other instances will arrive once storage answers",
+			zap.String("storage", fmt.Sprint(r.storage)), zap.Error(err))
+	case err == nil && r.failing:
+		r.failing = false
+		r.logger.Info("session revocations are read from storage again")
+	}
+}
+
+// Revoked tells whether a session is revoked: its id, the provider's sid, or
+// a "logged out before" marker for its provider and sub issued after it. It
+// reads memory only and does not allocate. The zero id is never revoked by
+// id (sessions sealed before ids existed carry it).
+func (r *revocations) Revoked(id [16]byte, sid, provider, sub string, issued time.Time) bool {
+	s := r.snap.Load()
+	if id != ([16]byte{}) && (s.base.ids.has(id) || s.recent.ids.has(id)) {
+		return true
+	}
+	if sid != "" && (s.base.sids.len() > 0 || s.recent.sids.len() > 0) {
+		k := revocationKey('s', provider, sid)
+		if s.base.sids.has(k) || s.recent.sids.has(k) {
+			return true
+		}
+	}
+	if sub != "" && (s.base.subs.len() > 0 || s.recent.subs.len() > 0) {
+		k := revocationKey('u', provider, sub)
+		at := issued.Unix()
+		if m, ok := s.base.subs.get(k); ok && at < m.before {
+			return true
+		}
+		if m, ok := s.recent.subs.get(k); ok && at < m.before {
+			return true
+		}
+	}
+	return false
+}
+
+// RevokeSession revokes one session id until (at least) the session's own
+// expiry. The revocation holds on this instance at once; the error says the
+// other instances will not learn of it.
+func (r *revocations) RevokeSession(ctx context.Context, id [16]byte, until time.Time) error {
+	u := ceilUnix(until)
+	r.add(revocationAdds{ids: []revEntry[int64]{{key: id, val: u}}})
+	return r.record(ctx, "id."+hex.EncodeToString(id[:])+"."+strconv.FormatInt(u, 10))
+}
+
+// RevokeSID revokes every session carrying the provider's session id sid
+// (back-channel logout by sid) until the latest expiry of such a session.
+func (r *revocations) RevokeSID(ctx context.Context, provider, sid string, until time.Time) error {
+	k, u := revocationKey('s', provider, sid), ceilUnix(until)
+	r.add(revocationAdds{sids: []revEntry[int64]{{key: k, val: u}}})
+	return r.record(ctx, "sid."+hex.EncodeToString(k[:])+"."+strconv.FormatInt(u, 10))
+}
+
+// RevokeSubBefore revokes every session of the provider's sub issued before
+// t (back-channel logout by sub, "log out everywhere"), keeping the marker
+// until (t plus the longest session lifetime). A session issued in the same
+// second as t counts as before it: the user logs in again rather than an old
+// session surviving.
+func (r *revocations) RevokeSubBefore(ctx context.Context, provider, sub string, t, until time.Time) error {
+	k, m := revocationKey('u', provider, sub), subMark{before: t.Unix() + 1, until: ceilUnix(until)}
+	r.add(revocationAdds{subs: []revEntry[subMark]{{key: k, val: m}}})
+	return r.record(ctx, "sub."+hex.EncodeToString(k[:])+"."+strconv.FormatInt(m.before, 10)+"."+strconv.FormatInt(m.until, 10))
+}
+
+// record writes a revocation's key in the current hour's bucket. The write
+// must finish within half the grace, so that other instances still list it.
+func (r *revocations) record(ctx context.Context, name string) error {
+	key := path.Join(r.prefix, "written", r.now().UTC().Format(bucketLayout), name)
+	ctx, cancel := context.WithTimeout(ctx, revocationGrace/2)
+	defer cancel()
+	if err := r.storage.Store(ctx, key, []byte{'1'}); err != nil {
+		return fmt.Errorf("%w: %w", errRevocationNotRecorded, err)
+	}
+	return nil
+}
+
+// SeenJTI records a logout token's jti from provider until the token's
+// expiry and tells whether it was recorded already (a replay). Instances
+// agree through a storage lock on the jti's hash.
+func (r *revocations) SeenJTI(ctx context.Context, provider, jti string, until time.Time) (replayed bool, err error) {
+	sum := sha256.Sum256([]byte("stauth jti\x00" + provider + "\x00" + jti))
+	name := hex.EncodeToString(sum[:])
+	key := path.Join(r.prefix, "jti", until.UTC().Format(bucketLayout), name)
+	lock := path.Join(r.prefix, "jti-"+name)
+	if err := r.storage.Lock(ctx, lock); err != nil {
+		return false, fmt.Errorf("locking the logout token id: %w", err)
+	}
+	defer func() {
+		if uerr := r.storage.Unlock(context.WithoutCancel(ctx), lock); uerr != nil && err == nil {
+			err = fmt.Errorf("unlocking the logout token id: %w", uerr)
+		}
+	}()
+	switch _, err := r.storage.Load(ctx, key); {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return false, fmt.Errorf("reading the logout token id: %w", err)
+	}
+	if err := r.storage.Store(ctx, key, []byte(strconv.FormatInt(ceilUnix(until), 10))); err != nil {
+		return false, fmt.Errorf("recording the logout token id: %w", err)
+	}
+	return false, nil
+}
+
+// refresh lists the written buckets not yet done and adds the revocations it
+// has not seen to the mirror; every revocationSweep it also drops expired
+// entries from the mirror and prunes the storage. What it read before an
+// error is kept.
+func (r *revocations) refresh(ctx context.Context) error {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
+	now := r.now()
+	dir := path.Join(r.prefix, "written")
+	dirs, err := r.storage.List(ctx, dir, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("listing %s: %w", dir, err)
+	}
+	var adds revocationAdds
+	defer func() { r.add(adds) }()
+	listed := make(map[string]bool, len(dirs))
+	for _, d := range dirs {
+		hour, herr := time.Parse(bucketLayout, path.Base(d))
+		if herr != nil {
+			continue
+		}
+		listed[path.Base(d)] = true
+		b := r.buckets[path.Base(d)]
+		if b == nil {
+			b = &writtenBucket{names: map[string]struct{}{}}
+			r.buckets[path.Base(d)] = b
+		}
+		if b.done {
+			continue
+		}
+		closed := now.After(hour.Add(time.Hour + revocationGrace))
+		keys, lerr := r.storage.List(ctx, path.Join(dir, path.Base(d)), false)
+		if errors.Is(lerr, fs.ErrNotExist) {
+			continue // pruned meanwhile
+		}
+		if lerr != nil {
+			return fmt.Errorf("listing %s: %w", d, lerr)
+		}
+		for _, k := range keys {
+			name := path.Base(k)
+			if _, ok := b.names[name]; ok {
+				continue
+			}
+			b.names[name] = struct{}{}
+			if until, ok := adds.parse(name); ok {
+				b.maxUntil = max(b.maxUntil, until)
+			}
+		}
+		if closed {
+			b.done, b.names = true, nil
+		}
+	}
+	for name := range r.buckets {
+		if !listed[name] {
+			delete(r.buckets, name)
+		}
+	}
+	if now.Sub(r.lastSweep) >= revocationSweep {
+		r.lastSweep = now
+		r.add(adds)
+		adds = revocationAdds{}
+		r.sweep(now)
+		r.prune(ctx, now)
+	}
+	return nil
+}
+
+// parse adds the revocation a key name holds and returns its expiry; ok is
+// false for a name that is not a revocation.
+func (a *revocationAdds) parse(name string) (until int64, ok bool) {
+	kind, rest, _ := strings.Cut(name, ".")
+	h, rest, _ := strings.Cut(rest, ".")
+	var k [16]byte
+	if len(h) != 32 {
+		return 0, false
+	}
+	if _, err := hex.Decode(k[:], []byte(h)); err != nil {
+		return 0, false
+	}
+	nums := strings.Split(rest, ".")
+	vals := make([]int64, len(nums))
+	for i, n := range nums {
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		vals[i] = v
+	}
+	switch {
+	case kind == "id" && len(vals) == 1:
+		a.ids = append(a.ids, revEntry[int64]{key: k, val: vals[0]})
+	case kind == "sid" && len(vals) == 1:
+		a.sids = append(a.sids, revEntry[int64]{key: k, val: vals[0]})
+	case kind == "sub" && len(vals) == 2:
+		a.subs = append(a.subs, revEntry[subMark]{key: k, val: subMark{before: vals[0], until: vals[1]}})
+	default:
+		return 0, false
+	}
+	return vals[len(vals)-1], true
+}
+
+// prune deletes, under a storage lock so that one instance does it at a
+// time, the written buckets whose every entry has expired and the jti
+// buckets whose hour has passed. Failures are left for the next sweep.
+func (r *revocations) prune(ctx context.Context, now time.Time) {
+	var old []string
+	for name, b := range r.buckets {
+		if b.done && b.maxUntil < now.Unix() {
+			old = append(old, path.Join(r.prefix, "written", name))
+		}
+	}
+	jtiDir := path.Join(r.prefix, "jti")
+	hours, _ := r.storage.List(ctx, jtiDir, false)
+	for _, h := range hours {
+		if hour, err := time.Parse(bucketLayout, path.Base(h)); err == nil && now.After(hour.Add(time.Hour)) {
+			old = append(old, path.Join(jtiDir, path.Base(h)))
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	lock := path.Join(r.prefix, "prune")
+	if tl, ok := r.storage.(certmagic.TryLocker); ok {
+		if got, err := tl.TryLock(ctx, lock); err != nil || !got {
+			return // another instance prunes
+		}
+	} else if err := r.storage.Lock(ctx, lock); err != nil {
+		return
+	}
+	defer r.storage.Unlock(context.WithoutCancel(ctx), lock) //nolint:errcheck // a stale lock expires
+	for _, key := range old {
+		if err := r.storage.Delete(ctx, key); err != nil {
+			r.logger.Debug("could not prune expired revocations", zap.String("key", key), zap.Error(err))
+			continue
+		}
+		delete(r.buckets, path.Base(key))
+	}
+}
+
+// recentMax is how many entries the recent layer holds before they are
+// merged into the base: merging copies the base, adding copies the layer.
+func recentMax(base int) int {
+	return max(1024, base/64)
+}
+
+// add puts entries in the mirror: in the recent layer, merged into the base
+// when that grows too large.
+func (r *revocations) add(a revocationAdds) {
+	if a.empty() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.snap.Load()
+	n := &revocationSnapshot{base: s.base, recent: revocationLayer{
+		ids:  buildTable(a.ids, s.recent.ids.entries, maxInt64, nil),
+		sids: buildTable(a.sids, s.recent.sids.entries, maxInt64, nil),
+		subs: buildTable(a.subs, s.recent.subs.entries, maxSubMark, nil),
+	}}
+	if n.recent.size() > recentMax(n.base.size()) {
+		n = &revocationSnapshot{base: mergeLayers(n.base, n.recent, nil)}
+	}
+	r.snap.Store(n)
+}
+
+// sweep rebuilds the mirror without the entries expired at now.
+func (r *revocations) sweep(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.snap.Load()
+	r.snap.Store(&revocationSnapshot{base: mergeLayers(s.base, s.recent, &now)})
+}
+
+// mergeLayers merges two layers into one, dropping entries expired at now
+// when now is not nil.
+func mergeLayers(a, b revocationLayer, now *time.Time) revocationLayer {
+	var live func(int64) bool
+	var liveSub func(subMark) bool
+	if now != nil {
+		t := now.Unix()
+		live = func(u int64) bool { return u >= t }
+		liveSub = func(m subMark) bool { return m.until >= t }
+	}
+	return revocationLayer{
+		ids:  buildTable(a.ids.entries, b.ids.entries, maxInt64, live),
+		sids: buildTable(a.sids.entries, b.sids.entries, maxInt64, live),
+		subs: buildTable(a.subs.entries, b.subs.entries, maxSubMark, liveSub),
+	}
+}
+
+// size is the number of entries in the layer.
+func (l *revocationLayer) size() int {
+	return l.ids.len() + l.sids.len() + l.subs.len()
+}
+
+// maxInt64 merges two expiries of one key.
+func maxInt64(a, b int64) int64 { return max(a, b) }
+
+// maxSubMark merges two markers of one sub: the later one revokes more.
+func maxSubMark(a, b subMark) subMark {
+	return subMark{before: max(a.before, b.before), until: max(a.until, b.until)}
+}
+
+// ceilUnix is t in Unix seconds, rounded up.
+func ceilUnix(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() != 0 {
+		s++
+	}
+	return s
+}
+
+// revocationKey is the 16-byte key of a provider's sid (kind 's') or sub
+// (kind 'u'): a truncated SHA-256, computed without allocating for usual
+// lengths.
+func revocationKey(kind byte, provider, value string) [16]byte {
+	var buf [256]byte
+	b := append(buf[:0], kind, 0)
+	b = append(b, provider...)
+	b = append(b, 0)
+	b = append(b, value...)
+	sum := sha256.Sum256(b)
+	return [16]byte(sum[:16])
+}
+
+// revEntry is one mirror entry: a 16-byte key and its value.
+type revEntry[V any] struct {
+	key [16]byte
+	val V
+}
+
+// revTable is an immutable set of entries sorted by key, with a radix index
+// on the key's first bits: a lookup reads one index slot and binary-searches
+// the few entries it points to. Keys are random or hashes, so the entries
+// spread evenly. It holds no pointers, so the garbage collector skips it.
+type revTable[V any] struct {
+	entries []revEntry[V]
+	// index[p] is the first entry whose key's top bits are >= p; it has
+	// 1<<bits + 1 slots.
+	index []uint32
+	shift uint
+}
+
+// len is the number of entries.
+func (t *revTable[V]) len() int { return len(t.entries) }
+
+// has tells whether key is in the table.
+func (t *revTable[V]) has(key [16]byte) bool {
+	_, ok := t.get(key)
+	return ok
+}
+
+// get returns key's value.
+func (t *revTable[V]) get(key [16]byte) (v V, ok bool) {
+	if len(t.entries) == 0 {
+		return v, false
+	}
+	hi, lo := binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:])
+	p := hi >> t.shift
+	i, j := int(t.index[p]), int(t.index[p+1])
+	for i < j {
+		m := int(uint(i+j) >> 1)
+		e := &t.entries[m]
+		eh, el := binary.BigEndian.Uint64(e.key[:8]), binary.BigEndian.Uint64(e.key[8:])
+		switch {
+		case eh == hi && el == lo:
+			return e.val, true
+		case eh < hi || (eh == hi && el < lo):
+			i = m + 1
+		default:
+			j = m
+		}
+	}
+	return v, false
+}
+
+// buildTable builds a table of the entries of a and b, merging the values
+// of equal keys and keeping only those live accepts (all when nil).
+func buildTable[V any](a, b []revEntry[V], merge func(V, V) V, live func(V) bool) revTable[V] {
+	all := make([]revEntry[V], 0, len(a)+len(b))
+	for _, src := range [][]revEntry[V]{a, b} {
+		for _, e := range src {
+			if live == nil || live(e.val) {
+				all = append(all, e)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return revTable[V]{}
+	}
+	slices.SortFunc(all, func(x, y revEntry[V]) int { return compareKeys(&x.key, &y.key) })
+	out := all[:1]
+	for _, e := range all[1:] {
+		if last := &out[len(out)-1]; last.key == e.key {
+			last.val = merge(last.val, e.val)
+		} else {
+			out = append(out, e)
+		}
+	}
+	out = slices.Clip(out)
+	// About four entries per index slot.
+	bits := uint(0)
+	for bits < 24 && 4<<bits < len(out) {
+		bits++
+	}
+	t := revTable[V]{entries: out, index: make([]uint32, 1<<bits+1), shift: 64 - bits}
+	e := 0
+	for p := range 1 << bits {
+		for e < len(out) && binary.BigEndian.Uint64(out[e].key[:8])>>t.shift < uint64(p) {
+			e++
+		}
+		t.index[p] = uint32(e)
+	}
+	t.index[1<<bits] = uint32(len(out))
+	return t
+}
+
+// compareKeys orders 16-byte keys as big-endian numbers.
+func compareKeys(a, b *[16]byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
