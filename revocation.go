@@ -305,69 +305,94 @@ func (r *revocations) SeenJTI(ctx context.Context, provider, jti string, until t
 	return false, nil
 }
 
-// refresh lists the written buckets not yet done and adds the revocations it
-// has not seen to the mirror; every revocationSweep it also drops expired
-// entries from the mirror and prunes the storage. What it read before an
-// error is kept.
+// refresh adds the revocations written since the last refresh to the
+// mirror. It lists only the buckets of the hours around now that are not
+// done (a missing one is not an error); every revocationSweep, and on the
+// first call, it lists the bucket names instead, so it also finds buckets of
+// other hours (written by an instance whose clock is off, or present at
+// start), then drops expired entries from the mirror and prunes the storage.
+// What it read before an error is kept.
 func (r *revocations) refresh(ctx context.Context) error {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
 	now := r.now()
+	sweep := now.Sub(r.lastSweep) >= revocationSweep
 	dir := path.Join(r.prefix, "written")
-	dirs, err := r.storage.List(ctx, dir, false)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("listing %s: %w", dir, err)
+	var names []string
+	if sweep {
+		dirs, err := r.storage.List(ctx, dir, false)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("listing %s: %w", dir, err)
+		}
+		listed := make(map[string]bool, len(dirs))
+		for _, d := range dirs {
+			names = append(names, path.Base(d))
+			listed[path.Base(d)] = true
+		}
+		for name := range r.buckets {
+			if !listed[name] {
+				delete(r.buckets, name) // pruned
+			}
+		}
+	} else {
+		for h := now.Add(-time.Hour - revocationGrace).Truncate(time.Hour); !h.After(now.Add(time.Hour)); h = h.Add(time.Hour) {
+			names = append(names, h.UTC().Format(bucketLayout))
+		}
 	}
 	var adds revocationAdds
 	defer func() { r.add(adds) }()
-	listed := make(map[string]bool, len(dirs))
-	for _, d := range dirs {
-		hour, herr := time.Parse(bucketLayout, path.Base(d))
-		if herr != nil {
-			continue
-		}
-		listed[path.Base(d)] = true
-		b := r.buckets[path.Base(d)]
-		if b == nil {
-			b = &writtenBucket{names: map[string]struct{}{}}
-			r.buckets[path.Base(d)] = b
-		}
-		if b.done {
-			continue
-		}
-		closed := now.After(hour.Add(time.Hour + revocationGrace))
-		keys, lerr := r.storage.List(ctx, path.Join(dir, path.Base(d)), false)
-		if errors.Is(lerr, fs.ErrNotExist) {
-			continue // pruned meanwhile
-		}
-		if lerr != nil {
-			return fmt.Errorf("listing %s: %w", d, lerr)
-		}
-		for _, k := range keys {
-			name := path.Base(k)
-			if _, ok := b.names[name]; ok {
-				continue
-			}
-			b.names[name] = struct{}{}
-			if until, ok := adds.parse(name); ok {
-				b.maxUntil = max(b.maxUntil, until)
-			}
-		}
-		if closed {
-			b.done, b.names = true, nil
+	for _, name := range names {
+		if err := r.listBucket(ctx, name, now, &adds); err != nil {
+			return err
 		}
 	}
-	for name := range r.buckets {
-		if !listed[name] {
-			delete(r.buckets, name)
-		}
-	}
-	if now.Sub(r.lastSweep) >= revocationSweep {
+	if sweep {
 		r.lastSweep = now
 		r.add(adds)
 		adds = revocationAdds{}
 		r.sweep(now)
 		r.prune(ctx, now)
+	}
+	return nil
+}
+
+// listBucket lists one written bucket unless it is done, adding the names
+// it has not seen yet; a bucket listed after its hour and the grace ended is
+// done.
+func (r *revocations) listBucket(ctx context.Context, name string, now time.Time, adds *revocationAdds) error {
+	hour, err := time.Parse(bucketLayout, name)
+	if err != nil {
+		return nil // not a bucket
+	}
+	b := r.buckets[name]
+	if b != nil && b.done {
+		return nil
+	}
+	closed := now.After(hour.Add(time.Hour + revocationGrace))
+	key := path.Join(r.prefix, "written", name)
+	keys, err := r.storage.List(ctx, key, false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // not written, or pruned meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", key, err)
+	}
+	if b == nil {
+		b = &writtenBucket{names: map[string]struct{}{}}
+		r.buckets[name] = b
+	}
+	for _, k := range keys {
+		n := path.Base(k)
+		if _, ok := b.names[n]; ok {
+			continue
+		}
+		b.names[n] = struct{}{}
+		if until, ok := adds.parse(n); ok {
+			b.maxUntil = max(b.maxUntil, until)
+		}
+	}
+	if closed {
+		b.done, b.names = true, nil
 	}
 	return nil
 }

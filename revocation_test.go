@@ -648,3 +648,38 @@ func BenchmarkRevocationRefresh(b *testing.B) {
 		mustNot(b, r.refresh(b.Context()))
 	}
 }
+
+// TestRevocationsRefreshLists checks what a refresh lists: between sweeps
+// only the buckets of the hours around now, never the list of all buckets;
+// a bucket written far from now (an instance whose clock is hours off) is
+// found at the next sweep.
+func TestRevocationsRefreshLists(t *testing.T) {
+	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
+	clock, behind := &testClock{t: start}, &testClock{t: start.Add(-3 * time.Hour)}
+	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
+	a := newTestRevocations(t, storage, behind, 1)[0]
+	b := newTestRevocations(t, storage, clock, 1)[0]
+	ctx := context.Background()
+	written := path.Join(revTestPrefix, "written")
+	mustNot(t, b.refresh(ctx)) // the first refresh sweeps
+	if storage.listed(written) != 1 {
+		t.Fatalf("the first refresh listed the buckets %d times, want 1", storage.listed(written))
+	}
+	skewed := newSessionID(t)
+	mustNot(t, a.RevokeSession(ctx, skewed, start.Add(time.Hour)))
+	for range 5 {
+		clock.Add(time.Second)
+		mustNot(t, b.refresh(ctx))
+	}
+	if storage.listed(written) != 1 {
+		t.Errorf("refreshes between sweeps listed all buckets %d times", storage.listed(written)-1)
+	}
+	if b.Revoked(skewed, "", "", "", time.Time{}) {
+		t.Error("a bucket three hours old was listed between sweeps (the test's premise is wrong)")
+	}
+	clock.Add(revocationSweep)
+	mustNot(t, b.refresh(ctx))
+	if !b.Revoked(skewed, "", "", "", time.Time{}) {
+		t.Error("the sweep did not find a bucket written by an instance whose clock is off")
+	}
+}
