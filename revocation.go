@@ -500,6 +500,9 @@ func (r *revocations) sweep(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.snap.Load()
+	if s.recent.size() == 0 && !s.base.expired(now.Unix()) {
+		return
+	}
 	r.snap.Store(&revocationSnapshot{base: mergeLayers(s.base, s.recent, &now)})
 }
 
@@ -518,6 +521,13 @@ func mergeLayers(a, b revocationLayer, now *time.Time) revocationLayer {
 		sids: buildTable(a.sids.entries, b.sids.entries, maxInt64, live),
 		subs: buildTable(a.subs.entries, b.subs.entries, maxSubMark, liveSub),
 	}
+}
+
+// expired tells whether an entry of the layer expired before the Unix second t.
+func (l *revocationLayer) expired(t int64) bool {
+	return slices.ContainsFunc(l.ids.entries, func(e revEntry[int64]) bool { return e.val < t }) ||
+		slices.ContainsFunc(l.sids.entries, func(e revEntry[int64]) bool { return e.val < t }) ||
+		slices.ContainsFunc(l.subs.entries, func(e revEntry[subMark]) bool { return e.val.until < t })
 }
 
 // size is the number of entries in the layer.
@@ -606,28 +616,38 @@ func (t *revTable[V]) get(key [16]byte) (v V, ok bool) {
 	return v, false
 }
 
-// buildTable builds a table of the entries of a and b, merging the values
-// of equal keys and keeping only those live accepts (all when nil).
+// buildTable builds a table of the entries of a, in any order, and b,
+// sorted by key (a table's entries): a is sorted, then both are merged in
+// one pass. Values of equal keys are merged; only entries live accepts (all
+// when nil) are kept.
 func buildTable[V any](a, b []revEntry[V], merge func(V, V) V, live func(V) bool) revTable[V] {
-	all := make([]revEntry[V], 0, len(a)+len(b))
-	for _, src := range [][]revEntry[V]{a, b} {
-		for _, e := range src {
-			if live == nil || live(e.val) {
-				all = append(all, e)
-			}
+	if !slices.IsSortedFunc(a, compareEntries) {
+		a = slices.Clone(a)
+		slices.SortFunc(a, compareEntries)
+	}
+	out := make([]revEntry[V], 0, len(a)+len(b))
+	put := func(e revEntry[V]) {
+		if live != nil && !live(e.val) {
+			return
 		}
+		if n := len(out); n > 0 && out[n-1].key == e.key {
+			out[n-1].val = merge(out[n-1].val, e.val)
+			return
+		}
+		out = append(out, e)
 	}
-	if len(all) == 0 {
-		return revTable[V]{}
-	}
-	slices.SortFunc(all, func(x, y revEntry[V]) int { return compareKeys(&x.key, &y.key) })
-	out := all[:1]
-	for _, e := range all[1:] {
-		if last := &out[len(out)-1]; last.key == e.key {
-			last.val = merge(last.val, e.val)
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if j == len(b) || (i < len(a) && compareKeys(&a[i].key, &b[j].key) <= 0) {
+			put(a[i])
+			i++
 		} else {
-			out = append(out, e)
+			put(b[j])
+			j++
 		}
+	}
+	if len(out) == 0 {
+		return revTable[V]{}
 	}
 	out = slices.Clip(out)
 	// About four entries per index slot.
@@ -646,6 +666,9 @@ func buildTable[V any](a, b []revEntry[V], merge func(V, V) V, live func(V) bool
 	t.index[1<<bits] = uint32(len(out))
 	return t
 }
+
+// compareEntries orders entries by key.
+func compareEntries[V any](x, y revEntry[V]) int { return compareKeys(&x.key, &y.key) }
 
 // compareKeys orders 16-byte keys as big-endian numbers.
 func compareKeys(a, b *[16]byte) int {

@@ -683,3 +683,55 @@ func TestRevocationsRefreshLists(t *testing.T) {
 		t.Error("the sweep did not find a bucket written by an instance whose clock is off")
 	}
 }
+
+// TestRevTable builds tables of several sizes, from unsorted entries with
+// duplicate keys and keys sharing their first bytes, merged with a sorted
+// table, and checks every key is found with its latest value and no other is.
+func TestRevTable(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 5, 100, 10_000} {
+		var a []revEntry[int64]
+		want := map[[16]byte]int64{}
+		for i := range n {
+			k := newSessionID(t)
+			if i%3 == 1 {
+				k = a[len(a)-1].key
+				k[15] ^= 1 // shares the first 15 bytes
+			}
+			a = append(a, revEntry[int64]{key: k, val: int64(i)})
+			want[k] = int64(i)
+			if i%5 == 0 { // a duplicate with a smaller value
+				a = append(a, revEntry[int64]{key: k, val: -1})
+			}
+		}
+		half := buildTable(a[:len(a)/2], nil, maxInt64, nil)
+		tab := buildTable(a[len(a)/2:], half.entries, maxInt64, nil)
+		if tab.len() != len(want) {
+			t.Errorf("n=%d: %d entries, want %d", n, tab.len(), len(want))
+		}
+		for k, v := range want {
+			if got, ok := tab.get(k); !ok || got != v {
+				t.Errorf("n=%d: key %x: %d, %v; want %d", n, k, got, ok, v)
+			}
+		}
+		for range 100 {
+			if k := newSessionID(t); tab.has(k) {
+				t.Errorf("n=%d: a random key %x is found", n, k)
+			}
+		}
+		live := buildTable(nil, tab.entries, maxInt64, func(v int64) bool { return v >= int64(n/2) })
+		if got := live.len(); got != len(want)-countBelow(want, int64(n/2)) {
+			t.Errorf("n=%d: %d live entries after filtering", n, got)
+		}
+	}
+}
+
+// countBelow counts the values of m below v.
+func countBelow(m map[[16]byte]int64, v int64) int {
+	c := 0
+	for _, x := range m {
+		if x < v {
+			c++
+		}
+	}
+	return c
+}
