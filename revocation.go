@@ -11,19 +11,21 @@ package stauth
 //
 // Storage layout (under prefix, e.g. "stauth/revocations"):
 //
-//	<prefix>/written/<YYYYMMDDHH>/id.<32 hex>.<until>            a session id
-//	<prefix>/written/<YYYYMMDDHH>/sid.<32 hex>.<until>           a provider sid
-//	<prefix>/written/<YYYYMMDDHH>/sub.<32 hex>.<before>.<until>  "sub logged out before"
-//	<prefix>/jti/<YYYYMMDDHH>/<64 hex>                           a logout token's jti
+//	<prefix>/written/<YYYYMMDDHHMM>/id.<32 hex>.<until>            a session id
+//	<prefix>/written/<YYYYMMDDHHMM>/sid.<32 hex>.<until>           a provider sid
+//	<prefix>/written/<YYYYMMDDHHMM>/sub.<32 hex>.<before>.<until>  "sub logged out before"
+//	<prefix>/jti/<YYYYMMDDHHMM>/<64 hex>                           a logout token's jti
 //
 // Everything a revocation says is in its key name (times are Unix seconds),
-// so the refresher only lists keys and never loads one. The directory is the
-// UTC hour the key was written in: a refresh lists the bucket names (one per
-// hour) and then only the buckets still open, the current hour and those
-// that ended less than revocationGrace ago; a closed bucket is listed once
-// more and then never again. Its names are then forgotten, only its latest
-// expiry is kept, and once that has passed one instance (under a storage
-// lock) deletes the whole bucket. The sid and sub are stored as SHA-256
+// so the refresher only lists keys and never loads one. The directory (the
+// bucket) is the UTC ten minutes the key was written in. A refresh lists
+// only the buckets still open: the current one, the next (clocks ahead) and
+// those that ended less than revocationGrace ago; a closed bucket is listed
+// once more and then never again, its names are forgotten and only its
+// latest expiry is kept; once that has passed one instance (under a storage
+// lock) deletes the whole bucket. Once a minute the refresher lists the
+// bucket names too, to find buckets written by an instance whose clock is
+// far off, and prunes. The sid and sub are stored as SHA-256
 // hashes: key names are safe in every backend's syntax and the storage does
 // not hold the provider's identifiers in clear.
 
@@ -52,7 +54,9 @@ const (
 	// revocationInterval is how often each instance lists new revocations:
 	// a revocation is refused on every instance within this plus one refresh.
 	revocationInterval = 2 * time.Second
-	// revocationGrace is how long after its hour a written bucket is still
+	// revocationBucket is the span of time whose writes share a bucket.
+	revocationBucket = 10 * time.Minute
+	// revocationGrace is how long after its end a written bucket is still
 	// listed: it covers clock differences between instances and slow writes
 	// (a write that takes longer is abandoned and reported as failed).
 	revocationGrace = 10 * time.Minute
@@ -61,8 +65,8 @@ const (
 	revocationSweep = time.Minute
 	// revocationRefreshTimeout bounds one periodic refresh.
 	revocationRefreshTimeout = 30 * time.Second
-	// bucketLayout names a written bucket by its UTC hour.
-	bucketLayout = "2006010215"
+	// bucketLayout names a bucket by the UTC minute it starts at.
+	bucketLayout = "200601021504"
 )
 
 // errRevocationNotRecorded prefixes the error of a Revoke* call whose write
@@ -96,7 +100,7 @@ type revocations struct {
 	done     chan struct{}
 }
 
-// writtenBucket is what the refresher knows of one written-hour directory.
+// writtenBucket is what the refresher knows of one written bucket.
 type writtenBucket struct {
 	// names are the key names already read; nil once the bucket is done.
 	names map[string]struct{}
@@ -265,10 +269,10 @@ func (r *revocations) RevokeSubBefore(ctx context.Context, provider, sub string,
 	return r.record(ctx, "sub."+hex.EncodeToString(k[:])+"."+strconv.FormatInt(m.before, 10)+"."+strconv.FormatInt(m.until, 10))
 }
 
-// record writes a revocation's key in the current hour's bucket. The write
+// record writes a revocation's key in the current bucket. The write
 // must finish within half the grace, so that other instances still list it.
 func (r *revocations) record(ctx context.Context, name string) error {
-	key := path.Join(r.prefix, "written", r.now().UTC().Format(bucketLayout), name)
+	key := path.Join(r.prefix, "written", bucketName(r.now()), name)
 	ctx, cancel := context.WithTimeout(ctx, revocationGrace/2)
 	defer cancel()
 	if err := r.storage.Store(ctx, key, []byte{'1'}); err != nil {
@@ -283,7 +287,7 @@ func (r *revocations) record(ctx context.Context, name string) error {
 func (r *revocations) SeenJTI(ctx context.Context, provider, jti string, until time.Time) (replayed bool, err error) {
 	sum := sha256.Sum256([]byte("stauth jti\x00" + provider + "\x00" + jti))
 	name := hex.EncodeToString(sum[:])
-	key := path.Join(r.prefix, "jti", until.UTC().Format(bucketLayout), name)
+	key := path.Join(r.prefix, "jti", bucketName(until), name)
 	lock := path.Join(r.prefix, "jti-"+name)
 	if err := r.storage.Lock(ctx, lock); err != nil {
 		return false, fmt.Errorf("locking the logout token id: %w", err)
@@ -306,10 +310,10 @@ func (r *revocations) SeenJTI(ctx context.Context, provider, jti string, until t
 }
 
 // refresh adds the revocations written since the last refresh to the
-// mirror. It lists only the buckets of the hours around now that are not
+// mirror. It lists only the buckets around now that are not
 // done (a missing one is not an error); every revocationSweep, and on the
 // first call, it lists the bucket names instead, so it also finds buckets of
-// other hours (written by an instance whose clock is off, or present at
+// other times (written by an instance whose clock is off, or present at
 // start), then drops expired entries from the mirror and prunes the storage.
 // What it read before an error is kept.
 func (r *revocations) refresh(ctx context.Context) error {
@@ -335,8 +339,8 @@ func (r *revocations) refresh(ctx context.Context) error {
 			}
 		}
 	} else {
-		for h := now.Add(-time.Hour - revocationGrace).Truncate(time.Hour); !h.After(now.Add(time.Hour)); h = h.Add(time.Hour) {
-			names = append(names, h.UTC().Format(bucketLayout))
+		for b := now.Add(-revocationBucket - revocationGrace); !b.After(now.Add(revocationBucket)); b = b.Add(revocationBucket) {
+			names = append(names, bucketName(b))
 		}
 	}
 	var adds revocationAdds
@@ -357,10 +361,10 @@ func (r *revocations) refresh(ctx context.Context) error {
 }
 
 // listBucket lists one written bucket unless it is done, adding the names
-// it has not seen yet; a bucket listed after its hour and the grace ended is
-// done.
+// it has not seen yet; a bucket listed after its end and the grace is done.
+// Only the names of open buckets are kept, to skip them at the next listing.
 func (r *revocations) listBucket(ctx context.Context, name string, now time.Time, adds *revocationAdds) error {
-	hour, err := time.Parse(bucketLayout, name)
+	begin, err := time.Parse(bucketLayout, name)
 	if err != nil {
 		return nil // not a bucket
 	}
@@ -368,7 +372,7 @@ func (r *revocations) listBucket(ctx context.Context, name string, now time.Time
 	if b != nil && b.done {
 		return nil
 	}
-	closed := now.After(hour.Add(time.Hour + revocationGrace))
+	closed := now.After(begin.Add(revocationBucket + revocationGrace))
 	key := path.Join(r.prefix, "written", name)
 	keys, err := r.storage.List(ctx, key, false)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -378,15 +382,20 @@ func (r *revocations) listBucket(ctx context.Context, name string, now time.Time
 		return fmt.Errorf("listing %s: %w", key, err)
 	}
 	if b == nil {
-		b = &writtenBucket{names: map[string]struct{}{}}
+		b = &writtenBucket{}
+		if !closed {
+			b.names = map[string]struct{}{}
+		}
 		r.buckets[name] = b
 	}
 	for _, k := range keys {
 		n := path.Base(k)
-		if _, ok := b.names[n]; ok {
-			continue
+		if b.names != nil {
+			if _, ok := b.names[n]; ok {
+				continue
+			}
+			b.names[n] = struct{}{}
 		}
-		b.names[n] = struct{}{}
 		if until, ok := adds.parse(n); ok {
 			b.maxUntil = max(b.maxUntil, until)
 		}
@@ -409,31 +418,36 @@ func (a *revocationAdds) parse(name string) (until int64, ok bool) {
 	if _, err := hex.Decode(k[:], []byte(h)); err != nil {
 		return 0, false
 	}
-	nums := strings.Split(rest, ".")
-	vals := make([]int64, len(nums))
-	for i, n := range nums {
-		v, err := strconv.ParseInt(n, 10, 64)
+	var vals [2]int64
+	n := 0
+	for ; rest != "" && n < len(vals); n++ {
+		var num string
+		num, rest, _ = strings.Cut(rest, ".")
+		v, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
 			return 0, false
 		}
-		vals[i] = v
+		vals[n] = v
+	}
+	if rest != "" {
+		return 0, false
 	}
 	switch {
-	case kind == "id" && len(vals) == 1:
+	case kind == "id" && n == 1:
 		a.ids = append(a.ids, revEntry[int64]{key: k, val: vals[0]})
-	case kind == "sid" && len(vals) == 1:
+	case kind == "sid" && n == 1:
 		a.sids = append(a.sids, revEntry[int64]{key: k, val: vals[0]})
-	case kind == "sub" && len(vals) == 2:
+	case kind == "sub" && n == 2:
 		a.subs = append(a.subs, revEntry[subMark]{key: k, val: subMark{before: vals[0], until: vals[1]}})
 	default:
 		return 0, false
 	}
-	return vals[len(vals)-1], true
+	return vals[n-1], true
 }
 
 // prune deletes, under a storage lock so that one instance does it at a
 // time, the written buckets whose every entry has expired and the jti
-// buckets whose hour has passed. Failures are left for the next sweep.
+// buckets whose time has passed. Failures are left for the next sweep.
 func (r *revocations) prune(ctx context.Context, now time.Time) {
 	var old []string
 	for name, b := range r.buckets {
@@ -442,10 +456,10 @@ func (r *revocations) prune(ctx context.Context, now time.Time) {
 		}
 	}
 	jtiDir := path.Join(r.prefix, "jti")
-	hours, _ := r.storage.List(ctx, jtiDir, false)
-	for _, h := range hours {
-		if hour, err := time.Parse(bucketLayout, path.Base(h)); err == nil && now.After(hour.Add(time.Hour)) {
-			old = append(old, path.Join(jtiDir, path.Base(h)))
+	jtis, _ := r.storage.List(ctx, jtiDir, false)
+	for _, j := range jtis {
+		if begin, err := time.Parse(bucketLayout, path.Base(j)); err == nil && now.After(begin.Add(revocationBucket)) {
+			old = append(old, path.Join(jtiDir, path.Base(j)))
 		}
 	}
 	if len(old) == 0 {
@@ -541,6 +555,11 @@ func maxInt64(a, b int64) int64 { return max(a, b) }
 // maxSubMark merges two markers of one sub: the later one revokes more.
 func maxSubMark(a, b subMark) subMark {
 	return subMark{before: max(a.before, b.before), until: max(a.until, b.until)}
+}
+
+// bucketName names the bucket of time t.
+func bucketName(t time.Time) string {
+	return t.UTC().Truncate(revocationBucket).Format(bucketLayout)
 }
 
 // ceilUnix is t in Unix seconds, rounded up.

@@ -10,7 +10,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -273,9 +275,9 @@ func TestRevocationsPrune(t *testing.T) {
 	clock.Add(2 * time.Hour) // a new bucket: written at 12:20
 	mustNot(t, a.RevokeSession(ctx, long, clock.Now().Add(8*time.Hour)))
 	mustNot(t, b.refresh(ctx))
-	oldBucket := path.Join(revTestPrefix, "written", start.Format(bucketLayout))
-	newBucket := path.Join(revTestPrefix, "written", clock.Now().Format(bucketLayout))
-	jtiBucket := path.Join(revTestPrefix, "jti", start.Add(5*time.Minute).Format(bucketLayout))
+	oldBucket := path.Join(revTestPrefix, "written", bucketName(start))
+	newBucket := path.Join(revTestPrefix, "written", bucketName(clock.Now()))
+	jtiBucket := path.Join(revTestPrefix, "jti", bucketName(start.Add(5*time.Minute)))
 
 	type check struct {
 		name string
@@ -302,7 +304,7 @@ func TestRevocationsPrune(t *testing.T) {
 	if lists() != before+1 {
 		t.Errorf("an open bucket was listed %d times in one refresh, want 1", lists()-before)
 	}
-	clock.Add(time.Hour + revocationGrace + time.Second) // closed, entry still live
+	clock.Add(revocationBucket + revocationGrace + time.Second) // closed, entry still live
 	mustNot(t, b.refresh(ctx))
 	mustNot(t, b.refresh(ctx))
 	if lists() != before+2 {
@@ -594,63 +596,88 @@ func TestRevokedAllocations(t *testing.T) {
 
 // BenchmarkRevoked measures the hot path with 0 and a million revoked ids,
 // for a revoked (hit) and a live (miss) session, and with sid and sub
-// revocations present (each then costs a SHA-256).
+// revocations present (each then costs a SHA-256). Ids vary from call to
+// call, as they do between requests, so the caches do not hold the table.
 func BenchmarkRevoked(b *testing.B) {
+	live := make([][16]byte, 1<<16)
+	for i := range live {
+		live[i] = newSessionID(b)
+	}
 	for _, n := range []int{0, 1_000_000} {
 		r, ids := millionRevocations(b, n)
-		live := newSessionID(b)
 		issued := time.Now()
 		if n > 0 {
 			b.Run(fmt.Sprintf("Hit/%d", n), func(b *testing.B) {
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
-					if !r.Revoked(ids[i%len(ids)], "", "google", "alice", issued) {
+					if !r.Revoked(ids[i], "", "google", "alice", issued) {
 						b.Fatal("miss")
 					}
-					i += 7919
+					i = (i + 7919) % len(ids)
 				}
 			})
 		}
-		b.Run(fmt.Sprintf("Miss/%d", n), func(b *testing.B) {
+		miss := func(b *testing.B) {
 			b.ReportAllocs()
+			i := 0
 			for b.Loop() {
-				if r.Revoked(live, "sid-1", "google", "alice", issued) {
+				if r.Revoked(live[i&(len(live)-1)], "sid-1", "google", "alice", issued) {
 					b.Fatal("hit")
 				}
+				i++
 			}
-		})
+		}
+		b.Run(fmt.Sprintf("Miss/%d", n), miss)
 		mustNot(b, r.RevokeSID(b.Context(), "google", "other", time.Now().Add(time.Hour)))
 		mustNot(b, r.RevokeSubBefore(b.Context(), "google", "bob", time.Now(), time.Now().Add(time.Hour)))
-		b.Run(fmt.Sprintf("MissWithSIDAndSub/%d", n), func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if r.Revoked(live, "sid-1", "google", "alice", issued) {
-					b.Fatal("hit")
-				}
-			}
-		})
+		b.Run(fmt.Sprintf("MissWithSIDAndSub/%d", n), miss)
 	}
 }
 
-// BenchmarkRevocationRefresh measures a refresh of an instance that already
-// knows the 10,000 revocations in the open bucket (listing only, nothing
-// new): the per-refresh cost of the writes of the current hour.
+// BenchmarkRevocationRefresh measures refreshes of a FileStorage holding
+// 100,000 revocations in 24 closed buckets and 1,000 in the current
+// one. start: a new instance's first refresh, which lists and parses every
+// key (it scales with the number of revocations); steady: a later refresh
+// between sweeps, which lists only the open bucket (it scales with the
+// revocations of the last minutes, not with the total).
 func BenchmarkRevocationRefresh(b *testing.B) {
+	now := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
 	storage := &certmagic.FileStorage{Path: b.TempDir()}
-	r := newRevocations(storage, revTestPrefix, nil)
-	for range 10_000 {
-		mustNot(b, r.RevokeSession(b.Context(), newSessionID(b), time.Now().Add(time.Hour)))
+	until := now.Add(30 * 24 * time.Hour).Unix()
+	write := func(hour time.Time, n int) {
+		dir := storage.Filename(path.Join(revTestPrefix, "written", bucketName(hour)))
+		mustNot(b, os.MkdirAll(dir, 0o700))
+		for range n {
+			id := newSessionID(b)
+			mustNot(b, os.WriteFile(filepath.Join(dir, fmt.Sprintf("id.%x.%d", id, until)), []byte{'1'}, 0o600))
+		}
 	}
-	mustNot(b, r.refresh(b.Context()))
-	b.ResetTimer()
-	for b.Loop() {
+	for h := 2; h < 26; h++ {
+		write(now.Add(-time.Duration(h)*time.Hour), 100_000/24)
+	}
+	write(now, 1000)
+	newAt := func() *revocations {
+		r := newRevocations(storage, revTestPrefix, nil)
+		r.now = func() time.Time { return now }
+		return r
+	}
+	b.Run("start", func(b *testing.B) {
+		for b.Loop() {
+			mustNot(b, newAt().refresh(b.Context()))
+		}
+	})
+	b.Run("steady", func(b *testing.B) {
+		r := newAt()
 		mustNot(b, r.refresh(b.Context()))
-	}
+		for b.Loop() {
+			mustNot(b, r.refresh(b.Context()))
+		}
+	})
 }
 
 // TestRevocationsRefreshLists checks what a refresh lists: between sweeps
-// only the buckets of the hours around now, never the list of all buckets;
+// only the buckets around now, never the list of all buckets;
 // a bucket written far from now (an instance whose clock is hours off) is
 // found at the next sweep.
 func TestRevocationsRefreshLists(t *testing.T) {
@@ -734,4 +761,48 @@ func countBelow(m map[[16]byte]int64, v int64) int {
 		}
 	}
 	return c
+}
+
+// TestRevocationNameParse checks which key names the refresher takes as
+// revocations: anything else in a bucket (a backend's temporary file, a
+// name from a later version) is skipped.
+func TestRevocationNameParse(t *testing.T) {
+	h := strings.Repeat("ab", 16)
+	for _, c := range []struct {
+		name  string
+		until int64 // 0: not a revocation
+		kind  string
+	}{
+		{"id." + h + ".1700000000", 1700000000, "id"},
+		{"sid." + h + ".1700000001", 1700000001, "sid"},
+		{"sub." + h + ".1690000000.1700000002", 1700000002, "sub"},
+		{"id." + h, 0, ""},
+		{"id." + h + ".17x", 0, ""},
+		{"id." + h + ".1.2", 0, ""},
+		{"sub." + h + ".1", 0, ""},
+		{"sub." + h + ".1.2.3", 0, ""},
+		{"id." + h[:30] + ".1700000000", 0, ""},
+		{"id." + strings.Repeat("zz", 16) + ".1700000000", 0, ""},
+		{"xid." + h + ".1700000000", 0, ""},
+		{".id." + h + ".1700000000.tmp12345", 0, ""},
+		{"", 0, ""},
+	} {
+		var a revocationAdds
+		until, ok := a.parse(c.name)
+		got := ""
+		switch {
+		case len(a.ids) == 1:
+			got = "id"
+		case len(a.sids) == 1:
+			got = "sid"
+		case len(a.subs) == 1:
+			got = "sub"
+			if a.subs[0].val.before != 1690000000 {
+				t.Errorf("%q: before %d", c.name, a.subs[0].val.before)
+			}
+		}
+		if ok != (c.until != 0) || until != c.until || got != c.kind {
+			t.Errorf("%q: parsed as %q until %d (%v), want %q until %d", c.name, got, until, ok, c.kind, c.until)
+		}
+	}
 }
