@@ -25,9 +25,19 @@ package stauth
 // latest expiry is kept; once that has passed one instance (under a storage
 // lock) deletes the whole bucket. Once a minute the refresher lists the
 // bucket names too, to find buckets written by an instance whose clock is
-// far off, and prunes. The sid and sub are stored as SHA-256
-// hashes: key names are safe in every backend's syntax and the storage does
-// not hold the provider's identifiers in clear.
+// far off, and prunes.
+//
+// Instances' clocks must agree within revocationGrace: a revocation written
+// by an instance whose clock is further behind lands in a bucket the others
+// have closed, and they only learn of it when they restart.
+//
+// The sid and sub are stored as truncated SHA-256 hashes (with the provider
+// name and the kind): key names are then safe in every backend's syntax and
+// the storage does not hold the provider's identifiers in clear. The hash is
+// not keyed: whoever reads the storage can test a guessed sub, but that
+// reader also holds Caddy's TLS private keys, and a key shared by every
+// instance would have to outlive cookie_secret rotations. Session ids are
+// random and say nothing of the user; they are stored as they are.
 
 import (
 	"context"
@@ -215,8 +225,11 @@ func (r *revocations) refreshLogged(ctx context.Context) {
 
 // Revoked tells whether a session is revoked: its id, the provider's sid, or
 // a "logged out before" marker for its provider and sub issued after it. It
-// reads memory only and does not allocate. The zero id is never revoked by
-// id (sessions sealed before ids existed carry it).
+// reads memory only, does not allocate and does not read the clock: an entry
+// counts until the sweep after its expiry drops it, so a revocation's until
+// must be no earlier than the session's own expiry. The zero id is never
+// revoked by id (sessions sealed before ids existed carry it). With sid or
+// sub revocations present, each costs a SHA-256 of the sid or sub.
 func (r *revocations) Revoked(id [16]byte, sid, provider, sub string, issued time.Time) bool {
 	s := r.snap.Load()
 	if id != ([16]byte{}) && (s.base.ids.has(id) || s.recent.ids.has(id)) {
@@ -473,7 +486,7 @@ func (r *revocations) prune(ctx context.Context, now time.Time) {
 	} else if err := r.storage.Lock(ctx, lock); err != nil {
 		return
 	}
-	defer r.storage.Unlock(context.WithoutCancel(ctx), lock) //nolint:errcheck // a stale lock expires
+	defer r.storage.Unlock(context.WithoutCancel(ctx), lock) // a lock left behind goes stale and is taken over
 	for _, key := range old {
 		if err := r.storage.Delete(ctx, key); err != nil {
 			r.logger.Debug("could not prune expired revocations", zap.String("key", key), zap.Error(err))
