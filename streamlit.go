@@ -308,8 +308,8 @@ var zlibWriters = sync.Pool{New: func() any {
 
 // signItsdangerous is itsdangerous' URLSafeTimedSerializer(secret,
 // salt=name).dumps(value as a str), as Streamlit's Starlette server calls it:
-// body.ts.sig in unpadded URL-safe base64, where body is value as a compact,
-// ASCII-only JSON string, zlib-compressed behind a '.' when that saves at
+// body.ts.sig in unpadded URL-safe base64, where body is value as a compact
+// JSON string, zlib-compressed behind a '.' when that saves at
 // least 2 bytes, ts the big-endian time without leading zero bytes, and sig
 // HMAC-SHA1 keyed with SHA1(salt + "signer" + secret).
 func signItsdangerous(secret, name string, value []byte, ts int64) string {
@@ -352,9 +352,10 @@ func signItsdangerous(secret, name string, value []byte, ts int64) string {
 	return string(b)
 }
 
-// appendPythonJSONString appends s (UTF-8) as Python's json.dumps writes a
-// str with ensure_ascii: quotes, backslash and \b \f \n \r \t escaped short,
-// other controls, DEL and every non-ASCII character as lower-case \uXXXX.
+// appendPythonJSONString appends s (UTF-8) as itsdangerous' compact JSON
+// writes a str (json.dumps with ensure_ascii=False): quotes, backslash and
+// \b \f \n \r \t escaped short, other controls as lower-case \u00XX, every
+// other character as its UTF-8 (invalid bytes as U+FFFD).
 func appendPythonJSONString(dst, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
@@ -362,8 +363,12 @@ func appendPythonJSONString(dst, s []byte) []byte {
 		c := s[0]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRune(s)
+			if r == utf8.RuneError && n == 1 {
+				dst = utf8.AppendRune(dst, r)
+			} else {
+				dst = append(dst, s[:n]...)
+			}
 			s = s[n:]
-			dst = appendJSONRuneEscape(dst, r)
 			continue
 		}
 		s = s[1:]
@@ -380,7 +385,7 @@ func appendPythonJSONString(dst, s []byte) []byte {
 			dst = append(dst, '\\', 'r')
 		case c == '\t':
 			dst = append(dst, '\\', 't')
-		case c < 0x20 || c == 0x7f:
+		case c < 0x20:
 			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
 		default:
 			dst = append(dst, c)
