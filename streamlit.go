@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,19 @@ func streamlitUserPayload(claims map[string]any, origin, provider string) ([]byt
 	m["is_logged_in"] = true
 	m["provider"] = provider
 	return asciiJSON(m)
+}
+
+// streamlitOrigin is the origin Streamlit keeps in _streamlit_user and
+// compares with the browser's Origin: scheme://host[:port] of redirectURI.
+func streamlitOrigin(redirectURI string) (string, error) {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme == "" || u.Host == "" {
+		return "", fmt.Errorf("redirect_uri %q has no scheme://host to take the app's origin from", redirectURI)
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // streamlitTokensPayload is the JSON Streamlit keeps in

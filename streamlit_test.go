@@ -84,6 +84,22 @@ func TestParseStreamlitUserFormat(t *testing.T) {
 	}
 }
 
+func TestStreamlitOrigin(t *testing.T) {
+	cases := []struct{ in, want, err string }{
+		{"https://app.example/oauth2callback", "https://app.example", ""},
+		{"http://localhost:8501/base/oauth2callback?x=1", "http://localhost:8501", ""},
+		{"https://[::1]:8443/oauth2callback", "https://[::1]:8443", ""},
+		{"/oauth2callback", "", "no scheme://host"},
+		{"http://%zz", "", "invalid URL escape"},
+	}
+	for _, c := range cases {
+		got, err := streamlitOrigin(c.in)
+		if got != c.want || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("streamlitOrigin(%q) = %q, %v; want %q, error containing %q", c.in, got, err, c.want, c.err)
+		}
+	}
+}
+
 // streamlitPyRequest is one request to testdata/streamlit/decode_cookie.py.
 type streamlitPyRequest struct {
 	Op     string `json:"op"`
@@ -113,6 +129,12 @@ func streamlitPython(t *testing.T, reqs []streamlitPyRequest) []streamlitPyAnswe
 	if out, err := exec.Command(python, "-c", "import tornado, itsdangerous, starlette").CombinedOutput(); err != nil {
 		t.Fatalf("%s with Tornado, itsdangerous and Starlette is needed to check minted Streamlit cookies (%v: %s); install them with\n\tapt-get install -y python3-tornado python3-itsdangerous python3-starlette python3-uvicorn\nor set STAUTH_SKIP_PYTHON=1 to skip", python, err, bytes.TrimSpace(out))
 	}
+	// Tornado and Starlette decode headers as Latin-1: so does the script's
+	// input, byte for byte.
+	reqs = slices.Clone(reqs)
+	for i := range reqs {
+		reqs[i].Header = latin1(reqs[i].Header)
+	}
 	in, err := json.Marshal(reqs)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +152,15 @@ func streamlitPython(t *testing.T, reqs []streamlitPyRequest) []streamlitPyAnswe
 		t.Fatalf("decode_cookie.py answered %d of %d (%v): %s", len(answers), len(reqs), err, out)
 	}
 	return answers
+}
+
+// latin1 decodes the bytes of s as Latin-1.
+func latin1(s string) string {
+	r := make([]rune, len(s))
+	for i := range len(s) {
+		r[i] = rune(s[i])
+	}
+	return string(r)
 }
 
 // streamlitClaims are an ID token's claims as stauth holds them.
@@ -289,29 +320,36 @@ func TestStreamlitCookieRefused(t *testing.T) {
 		name   string
 		header func(f streamlitUserFormat) string
 		ok     bool
+		okFor  streamlitUserFormat // the one format that accepts when ok is false
 	}{
 		{"control: valid", func(f streamlitUserFormat) string {
 			return mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now)
-		}, true},
+		}, true, 0},
 		{"control: a day old", func(f streamlitUserFormat) string {
 			return mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now.Add(-24*time.Hour))
-		}, true},
+		}, true, 0},
 		{"other secret", func(f streamlitUserFormat) string {
 			return mintStreamlitCookie(f, "another-secret-0123456789abcdef", streamlitUserCookie, payload, now)
-		}, false},
+		}, false, 0},
 		{"flipped signature byte", func(f streamlitUserFormat) string {
 			return flip(mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now), -3)
-		}, false},
+		}, false, 0},
 		{"flipped payload byte", func(f streamlitUserFormat) string {
 			return flip(mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now), 45)
-		}, false},
+		}, false, 0},
 		{"signed for another name", func(f streamlitUserFormat) string {
 			v := mintStreamlitCookie(f, testCookieSecret, streamlitTokensCookie, payload, now)
 			return streamlitUserCookie + strings.TrimPrefix(v, streamlitTokensCookie)
-		}, false},
+		}, false, 0},
+		{"a minute ahead: only Tornado ignores the future", func(f streamlitUserFormat) string {
+			return mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now.Add(time.Minute))
+		}, false, streamlitUserTornado},
+		{"control: minted by a clock 4s ahead", func(f streamlitUserFormat) string {
+			return mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now.Add(4*time.Second))
+		}, true, 0},
 		{"32 days old", func(f streamlitUserFormat) string {
 			return mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, payload, now.Add(-32*24*time.Hour))
-		}, false},
+		}, false, 0},
 		{"chunk missing", func(f streamlitUserFormat) string {
 			big, err := streamlitUserPayload(bigStreamlitClaims(), "https://a.example", "default")
 			if err != nil {
@@ -325,7 +363,7 @@ func TestStreamlitCookieRefused(t *testing.T) {
 				}
 			}
 			return strings.Join(kept, "; ")
-		}, false},
+		}, false, 0},
 	}
 	var reqs []streamlitPyRequest
 	formats := []streamlitUserFormat{streamlitUserTornado, streamlitUserStarlette}
@@ -337,7 +375,8 @@ func TestStreamlitCookieRefused(t *testing.T) {
 	answers := streamlitPython(t, reqs)
 	for i, r := range reqs {
 		c := cases[i%len(cases)]
-		if got := answers[i].Payload != nil; got != c.ok {
+		format, _ := parseStreamlitUserFormat(r.Format)
+		if got := answers[i].Payload != nil; got != (c.ok || c.okFor == format) {
 			t.Errorf("%s, %s: accepted = %v, want %v", r.Format, c.name, got, c.ok)
 		}
 	}
@@ -348,10 +387,11 @@ func TestStreamlitChunkSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
 	for _, f := range []streamlitUserFormat{streamlitUserTornado, streamlitUserStarlette} {
-		pairs := strings.Split(mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, big, time.Now()), "; ")
+		pairs := strings.Split(mintStreamlitCookie(f, testCookieSecret, streamlitUserCookie, big, now), "; ")
 		main, _ := strings.CutPrefix(pairs[0], streamlitUserCookie+"=")
-		if want := signStreamlitValue(f, testCookieSecret, streamlitUserCookie, fmt.Appendf(nil, "chunks-%d", len(pairs)-1), time.Now().Add(-streamlitMintSkew).Unix()); main != want && f == streamlitUserTornado {
+		if want := signStreamlitValue(f, testCookieSecret, streamlitUserCookie, fmt.Appendf(nil, "chunks-%d", len(pairs)-1), now.Add(-streamlitMintSkew).Unix()); main != want {
 			t.Errorf("%s: main cookie %q, want the signed chunks-%d", f, main, len(pairs)-1)
 		}
 		for i, p := range pairs[1:] {
