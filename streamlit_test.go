@@ -500,3 +500,45 @@ func BenchmarkMintStreamlitUser(b *testing.B) {
 		}
 	})
 }
+
+// FuzzRewriteStreamlitCookies checks that no cookie Python would name
+// _streamlit_user… survives the rewrite but the minted one, and that every
+// other cookie does, in order.
+func FuzzRewriteStreamlitCookies(f *testing.F) {
+	f.Add("a=1; _streamlit_user=F", "\xa0_streamlit_user_1=F;b=2")
+	f.Add("_streamlit_user", "=_streamlit_user;;")
+	f.Fuzz(func(t *testing.T, line1, line2 string) {
+		const minted = "_streamlit_user=M"
+		var others []string
+		for _, line := range []string{line1, line2} {
+			for part := range strings.SplitSeq(line, ";") {
+				name, _, _ := strings.Cut(part, "=")
+				if p := strings.Trim(part, " \t"); p != "" && !strings.HasPrefix(pythonStrip(name), streamlitUserCookie) {
+					others = append(others, p)
+				}
+			}
+		}
+		h := http.Header{"Cookie": {line1, line2}}
+		rewriteStreamlitCookies(h, minted)
+		if len(h["Cookie"]) != 1 {
+			t.Fatalf("%d Cookie lines", len(h["Cookie"]))
+		}
+		got := strings.Split(h["Cookie"][0], "; ")
+		if got[len(got)-1] != minted {
+			t.Fatalf("minted cookie not last: %q", got)
+		}
+		// Splitting the result again must give the same parts: a kept part
+		// cannot contain "; " (it came from a split on ";").
+		if !slices.Equal(got[:len(got)-1], others) {
+			t.Fatalf("kept %q, want %q", got[:len(got)-1], others)
+		}
+		for _, part := range got[:len(got)-1] {
+			for p := range strings.SplitSeq(part, ";") {
+				name, _, _ := strings.Cut(p, "=")
+				if strings.HasPrefix(pythonStrip(name), streamlitUserCookie) {
+					t.Fatalf("%q survived", p)
+				}
+			}
+		}
+	})
+}
