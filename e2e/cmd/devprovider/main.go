@@ -105,6 +105,15 @@ func splitURIs(args []string) []string {
 	return uris
 }
 
+// others is the note, for several redirect URIs, that the printed section
+// has the first.
+func others(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "\n(a site at another of the redirect URIs above puts that one in redirect_uri)"
+}
+
 // banner is what the command prints once the provider runs: the provider,
 // the demo user, the redirect URIs and the [auth] section, which starts at
 // its "[auth]" line and ends before the first blank line after it.
@@ -119,10 +128,9 @@ users and keys live in memory and are gone when it stops).
   Redirects  %s
              (registered redirect URIs, also accepted after logout)
 
-Paste this into the secrets.toml your Caddyfile's stauth directive names
-(a site at another of the redirect URIs puts that one in redirect_uri):
+Paste this into the secrets.toml that your Caddyfile's stauth directive names%s:
 
-`, p.Issuer, devop.DemoUser.Username, devop.DemoUser.Password, strings.Join(uris, "\n             "))
+`, p.Issuer, devop.DemoUser.Username, devop.DemoUser.Password, strings.Join(uris, "\n             "), others(len(uris)))
 	b.WriteString(p.AuthSection(uris[0], cookieSecret))
 	b.WriteString("\nPress Ctrl-C to stop.\n")
 	return b.String()

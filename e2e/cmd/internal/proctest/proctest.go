@@ -86,6 +86,7 @@ func Start(t *testing.T, args []string, env ...string) *Process {
 // lockedWriter appends to the process's output.
 type lockedWriter struct{ p *Process }
 
+// Write appends b to the process's output.
 func (w lockedWriter) Write(b []byte) (int, error) {
 	w.p.mu.Lock()
 	defer w.p.mu.Unlock()
