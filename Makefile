@@ -6,6 +6,20 @@
 demo:
 	cd e2e && go run ./cmd/demo
 
+# dev-provider runs the development OpenID provider alone, for trying stauth
+# on your own Caddyfile with no account: REDIRECT_URI is your site's
+# redirect_uri, or several separated by spaces or commas, as in
+#   make dev-provider REDIRECT_URI=http://localhost:9080/oauth2callback
+# It serves on localhost:9998 (DEV_PROVIDER_PORT=N for another port), prints
+# the [auth] section to paste into secrets.toml and the demo user, and stops
+# on Ctrl-C. It runs as a built binary, not with `go run` (which exits 1 on
+# Ctrl-C), so that make reports no error then.
+REDIRECT_URI ?=
+.PHONY: dev-provider
+dev-provider:
+	go -C e2e build -o artifacts/bin/devprovider ./cmd/devprovider
+	e2e/artifacts/bin/devprovider $(REDIRECT_URI)
+
 # test runs everything CI runs: formatting and vet, the plugin's tests, the
 # end-to-end tests (real Caddy, real providers, Chromium), and short fuzzing.
 test: lint unit e2e fuzz
