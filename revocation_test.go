@@ -29,21 +29,21 @@ import (
 // revTestPrefix is where the tests keep revocations in storage.
 const revTestPrefix = "stauth/revocations"
 
-// testClock is a settable clock shared by the instances of a test.
-type testClock struct {
+// revClock is a settable clock shared by the instances of a test.
+type revClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
 // Now returns the clock's time.
-func (c *testClock) Now() time.Time {
+func (c *revClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
 // Add moves the clock forward.
-func (c *testClock) Add(d time.Duration) {
+func (c *revClock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
@@ -107,7 +107,7 @@ func (f *flakyStorage) listed(p string) int {
 }
 
 // newTestRevocations returns n instances sharing storage and clock.
-func newTestRevocations(t *testing.T, storage certmagic.Storage, clock *testClock, n int) []*revocations {
+func newTestRevocations(t *testing.T, storage certmagic.Storage, clock *revClock, n int) []*revocations {
 	t.Helper()
 	rs := make([]*revocations, n)
 	for i := range rs {
@@ -163,7 +163,7 @@ func TestRevocationsShared(t *testing.T) {
 		}, func(s revSession) revSession { s.id, s.sid, s.sub = newSessionID(t), "sid-2", "bob"; return s }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			clock := &testClock{t: start}
+			clock := &revClock{t: start}
 			rs := newTestRevocations(t, &certmagic.FileStorage{Path: t.TempDir()}, clock, 2)
 			a, b := rs[0], rs[1]
 			s := revSession{id: newSessionID(t), sid: "op-sid-1", provider: "google", sub: "alice", issued: start.Add(-time.Hour)}
@@ -207,7 +207,7 @@ func TestRevocationsShared(t *testing.T) {
 // before T" marker revokes, on the instance that wrote it and on another.
 func TestRevocationsSubBefore(t *testing.T) {
 	T := time.Date(2026, 11, 30, 10, 20, 30, 500_000_000, time.UTC)
-	clock := &testClock{t: T}
+	clock := &revClock{t: T}
 	storage := &certmagic.FileStorage{Path: t.TempDir()}
 	rs := newTestRevocations(t, storage, clock, 2)
 	if err := rs[0].RevokeSubBefore(context.Background(), "google", "alice", T, T.Add(24*time.Hour)); err != nil {
@@ -260,7 +260,7 @@ func TestRevocationsSubBefore(t *testing.T) {
 // a closed bucket is listed once after closing and then no more.
 func TestRevocationsPrune(t *testing.T) {
 	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
-	clock := &testClock{t: start}
+	clock := &revClock{t: start}
 	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	rs := newTestRevocations(t, storage, clock, 2)
 	a, b := rs[0], rs[1]
@@ -336,7 +336,7 @@ func mustNot(t testing.TB, err error) {
 // warns once per streak of failures.
 func TestRevocationsStorageDown(t *testing.T) {
 	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
-	clock := &testClock{t: start}
+	clock := &revClock{t: start}
 	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	rs := newTestRevocations(t, storage, clock, 2)
 	a, b := rs[0], rs[1]
@@ -430,7 +430,7 @@ func TestRevocationsTicker(t *testing.T) {
 // under concurrent delivery of one token.
 func TestSeenJTI(t *testing.T) {
 	storage := &certmagic.FileStorage{Path: t.TempDir()}
-	rs := newTestRevocations(t, storage, &testClock{t: time.Now()}, 2)
+	rs := newTestRevocations(t, storage, &revClock{t: time.Now()}, 2)
 	ctx := t.Context()
 	exp := time.Now().Add(5 * time.Minute)
 	for _, c := range []struct {
@@ -476,7 +476,7 @@ func TestSeenJTI(t *testing.T) {
 // goroutines at once (run it with -race) and checks nothing was lost.
 func TestRevocationsConcurrent(t *testing.T) {
 	storage := &certmagic.FileStorage{Path: t.TempDir()}
-	rs := newTestRevocations(t, storage, &testClock{t: time.Now()}, 2)
+	rs := newTestRevocations(t, storage, &revClock{t: time.Now()}, 2)
 	ctx := t.Context()
 	const writers, each = 4, 50
 	ids := make([][16]byte, writers*each)
@@ -682,7 +682,7 @@ func BenchmarkRevocationRefresh(b *testing.B) {
 // found at the next sweep.
 func TestRevocationsRefreshLists(t *testing.T) {
 	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
-	clock, behind := &testClock{t: start}, &testClock{t: start.Add(-3 * time.Hour)}
+	clock, behind := &revClock{t: start}, &revClock{t: start.Add(-3 * time.Hour)}
 	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	a := newTestRevocations(t, storage, behind, 1)[0]
 	b := newTestRevocations(t, storage, clock, 1)[0]
