@@ -4,7 +4,8 @@
 # demo runs a local development OpenID provider and Caddy with stauth in
 # front of a page; it prints the URL and the demo credentials.
 demo:
-	cd e2e && go run ./cmd/demo
+	go -C e2e build -o artifacts/bin/demo ./cmd/demo
+	e2e/artifacts/bin/demo
 
 # dev-provider runs the development OpenID provider alone, for trying stauth
 # on your own Caddyfile with no account: REDIRECT_URI is your site's
@@ -31,7 +32,7 @@ lint:
 
 # The cost tests count allocations and live heap, which the race detector
 # changes: they run again without it.
-COST_TESTS = ^(TestCookieSizes|TestGateAllocations|TestMemoryFlatAcrossSessions)$$
+COST_TESTS = ^(TestCookieSizes|TestGateAllocations|TestMemoryFlatAcrossSessions|TestRevocationMemory|TestRevokedAllocations|TestRewriteStreamlitCookiesAllocs)$$
 unit:
 	go test -race -count=1 ./...
 	go test -count=1 -run='$(COST_TESTS)' .
@@ -46,6 +47,7 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzOpenSession$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzSafeReturnTo$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzParseSecrets$$' -fuzztime=$(FUZZTIME) .
+	go test -run='^$$' -fuzz='^FuzzRewriteStreamlitCookies$$' -fuzztime=$(FUZZTIME) .
 
 # bench runs the Go benchmarks and the load test against plain Caddy.
 bench:

@@ -106,7 +106,11 @@ func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Valu
 // the tokens that are exposed.
 func (s *Stauth) newSession(p *provider, id *identity) (*session, error) {
 	now := time.Now()
-	sess := &session{provider: p.name, binding: p.binding, issued: now.Unix(), expires: now.Add(time.Duration(s.SessionTTL)).Unix()}
+	sess := &session{
+		provider: p.name, binding: p.binding, id: string(randomBytes(sessionIDSize)),
+		issued: now.Unix(), lastUsed: now.Unix(), expires: now.Add(time.Duration(s.SessionTTL)).Unix(),
+	}
+	sess.sid, _ = id.claims["sid"].(string)
 	if err := sess.setClaims(id.claims); err != nil {
 		return nil, err
 	}
