@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +34,9 @@ type bearerIdentity struct {
 	provider string
 	claims   map[string]any
 	expiry   time.Time
+	// session is the token as a session, for the allow rules and the
+	// placeholders: read-only, shared by every request with the token.
+	session *session
 }
 
 // bearerError is a bearer token stauth refuses. description is safe to send
@@ -136,6 +138,9 @@ func (v *bearerVerifier) verify(ctx context.Context, raw string) (*bearerIdentit
 			continue
 		}
 		id, err := v.verifyFor(ctx, p, iss, raw)
+		if err == nil {
+			err = id.makeSession(p, now)
+		}
 		if err == nil {
 			until := now.Add(bearerCacheTTL)
 			if id.expiry.Before(until) {
@@ -327,43 +332,18 @@ func (v *bearerVerifier) newIssuer(p *provider) (*bearerIssuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	algs, err := bearerAlgs(ctx, p, d)
-	if err != nil {
-		return nil, err
-	}
-	keys := newKeySet(p.ctx, d.jwksURI, p.client(), algs, v.now)
-	config := &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: algs, Now: v.now}
+	keys := newKeySet(p.ctx, d.jwksURI, p.client(), d.algs, v.now)
+	config := &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: d.algs, Now: v.now}
 	return &bearerIssuer{issuer: d.issuer, keys: keys, verifier: oidc.NewVerifier(d.issuer, keys, config)}, nil
 }
 
-// bearerAlgs are the signature algorithms of p's tokens: the asymmetric
-// ones its discovery document advertises, as at login. discovered does not
-// keep them, so the document is read once more here; it must name the
-// issuer and jwks_uri discovery found.
-func bearerAlgs(ctx context.Context, p *provider, d *discovered) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metadataURL, nil)
-	if err != nil {
-		return nil, err
+// makeSession makes the session a verified token stands for: its claims,
+// bound to its provider, valid until the token expires.
+func (id *bearerIdentity) makeSession(p *provider, now time.Time) error {
+	sess := &session{provider: p.name, binding: p.binding, issued: now.Unix(), lastUsed: now.Unix(), expires: id.expiry.Unix()}
+	if err := sess.setClaims(id.claims); err != nil {
+		return refuseBearer(bearerNotJWT, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := p.client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &providerError{reason: "answered " + resp.Status}
-	}
-	var meta providerMetadata
-	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
-		return nil, &metadataError{"the discovery document is not valid JSON: " + err.Error()}
-	}
-	if meta.Issuer != d.issuer || meta.JWKSURI != d.jwksURI {
-		return nil, &metadataError{"the discovery document changed its issuer or jwks_uri since discovery"}
-	}
-	algs := signingAlgs(meta.SigningAlgs)
-	if len(algs) == 0 {
-		return nil, &metadataError{"the provider advertises no asymmetric signature algorithm"}
-	}
-	return algs, nil
+	id.session = sess
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -408,32 +409,10 @@ func TestBearerDiscoveryDown(t *testing.T) {
 	if _, err := v.verify(context.Background(), raw); err != nil {
 		t.Fatalf("after discovery recovered: %v", err)
 	}
-	// Discovery, then the document again for the algorithms.
-	if n := f.op.Count(hostileop.Discovery); n != 3 {
-		t.Fatalf("%d discovery requests, want 3", n)
-	}
-}
-
-// TestBearerMetadataChanged: the algorithms come from the discovery
-// document discovery read; one that since names another jwks_uri is not
-// trusted.
-func TestBearerMetadataChanged(t *testing.T) {
-	f := newBearerFixture(t, "op", hostileop.Behaviour{})
-	if _, err := f.p.discover(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	f.op.Set(func(b *hostileop.Behaviour) {
-		b.Metadata = func(doc map[string]any) { doc["jwks_uri"] = "http://127.0.0.1:1/other-keys" }
-	})
-	raw := mint(t, hostileop.SharedRSAKey("rsa-1"), jose.RS256, f.claims(), nil)
-	id, err := f.verifier().verify(context.Background(), raw)
-	checkRefused(t, raw, id, err, bearerUnavailable)
-	var bad *metadataError
-	if !errors.As(err, &bad) {
-		t.Fatalf("error %v, want a metadataError", err)
-	}
-	if n := f.op.Count(hostileop.JWKS); n != 0 {
-		t.Fatalf("%d key set fetches, want none", n)
+	// The failed discovery, then the one that worked: the algorithms come
+	// from it too.
+	if n := f.op.Count(hostileop.Discovery); n != 2 {
+		t.Fatalf("%d discovery requests, want 2", n)
 	}
 }
 
@@ -649,4 +628,95 @@ func BenchmarkBearerCached(b *testing.B) {
 			b.Fatal("not answered from the cache")
 		}
 	}
+}
+
+// TestBearerThroughCaddy: with the bearer option, a site accepts the
+// provider's JWTs from API clients with the allow rules and placeholders of
+// a session, and answers every bad token 401 with a Bearer challenge, never
+// a redirect (issue 11).
+func TestBearerThroughCaddy(t *testing.T) {
+	s := newTestSite(t, siteOptions{stauth: "bearer\n\t\t\tbearer_audiences https://api.example", authExtra: `expose_tokens = "id"`})
+	rsa1 := hostileop.SharedRSAKey("rsa-1")
+	claims := func(edit func(c map[string]any)) map[string]any {
+		now := time.Now()
+		c := map[string]any{"iss": s.OP.Issuer(), "sub": "api-client-7", "aud": s.OP.ClientID, "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "email": "robot@example.com", "email_verified": true, "name": "Robot"}
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	b := s.browser(t)
+	b.mustLogIn("/auth/login", "/")
+	tokens, _ := b.user()["tokens"].(map[string]any)
+	loginIDToken, _ := tokens["id"].(string)
+	pubDER, err := x509.MarshalPKIXPublicKey(rsa1.Private.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		token func(t *testing.T) string
+		want  string // the page's identity; "" refuses
+	}{
+		{"RFC6750/ID-token-from-a-real-login", func(*testing.T) string { return loginIDToken }, "id=" + hostileop.DefaultSubject},
+		{"RFC6750/minted-ID-token", func(t *testing.T) string { return mint(t, rsa1, jose.RS256, claims(nil), nil) }, "id=api-client-7 email=robot@example.com name=Robot"},
+		{"RFC9068/JWT-access-token", func(t *testing.T) string {
+			return mint(t, rsa1, jose.RS256, claims(func(c map[string]any) {
+				c["aud"], c["scope"], c["client_id"] = "https://api.example", "api", s.OP.ClientID
+			}), map[string]any{"typ": "at+jwt"})
+		}, "id=api-client-7"},
+		{"wrong-aud", func(t *testing.T) string {
+			return mint(t, rsa1, jose.RS256, claims(func(c map[string]any) { c["aud"] = "another-client" }), nil)
+		}, ""},
+		{"wrong-iss", func(t *testing.T) string {
+			return mint(t, rsa1, jose.RS256, claims(func(c map[string]any) { c["iss"] = "https://evil.example" }), nil)
+		}, ""},
+		{"expired", func(t *testing.T) string {
+			return mint(t, rsa1, jose.RS256, claims(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() }), nil)
+		}, ""},
+		{"HS256-signed-with-the-public-key", func(t *testing.T) string {
+			opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", rsa1.KID)
+			return signJWT(t, jose.SigningKey{Algorithm: jose.HS256, Key: pubDER}, opts, claims(nil))
+		}, ""},
+		{"alg-none", func(t *testing.T) string {
+			return b64json(t, map[string]any{"alg": "none", "typ": "JWT"}) + "." + b64json(t, claims(nil)) + "."
+		}, ""},
+		{"unknown-kid", func(t *testing.T) string {
+			return mint(t, hostileop.SharedRSAKey("rogue"), jose.RS256, claims(nil), nil)
+		}, ""},
+		{"opaque", func(*testing.T) string { return "2YotnFZFEjr1zCsicMWpAA" }, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// A navigation, so that a refused token that fell through to the
+			// cookie gate would show as a redirect to the login.
+			resp := s.browser(t).get("/private", "Authorization", "Bearer "+c.token(t))
+			if c.want != "" {
+				if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, c.want) || !strings.Contains(resp.Body, "logged_in=true") {
+					t.Fatalf("a valid token: %s %s, want %q", resp.Status, resp.Body, c.want)
+				}
+				return
+			}
+			challenge := resp.Header.Get("WWW-Authenticate")
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(challenge, `Bearer error="invalid_token"`) || len(resp.Header["Set-Cookie"]) != 0 {
+				t.Fatalf("a bad token: %s, WWW-Authenticate %q, Set-Cookie %q", resp.Status, challenge, resp.Header["Set-Cookie"])
+			}
+		})
+	}
+	t.Run("unknown-kids-fetch-the-keys-once", func(t *testing.T) {
+		before := s.OP.Count(hostileop.JWKS)
+		for i := range 10 {
+			rogue := hostileop.SharedRSAKey(fmt.Sprintf("rogue-%d", i))
+			s.browser(t).do(http.MethodGet, "/private", "Authorization", "Bearer "+mint(t, rogue, jose.RS256, claims(nil), nil))
+		}
+		if n := s.OP.Count(hostileop.JWKS) - before; n > 1 {
+			t.Fatalf("10 tokens with unknown kids made %d key set fetches, want at most 1 a minute", n)
+		}
+	})
+	t.Run("allow-rules-apply", func(t *testing.T) {
+		ruled := newTestSite(t, siteOptions{stauth: "bearer\n\t\t\tallow_emails alice@example.com"})
+		raw := mint(t, rsa1, jose.RS256, map[string]any{"iss": ruled.OP.Issuer(), "sub": "api-client-7", "aud": ruled.OP.ClientID, "exp": time.Now().Add(time.Minute).Unix(), "iat": time.Now().Unix(), "email": "robot@example.com", "email_verified": true}, nil)
+		if resp := ruled.browser(t).do(http.MethodGet, "/private", "Authorization", "Bearer "+raw); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("a bearer user the rules keep out: %s", resp.Status)
+		}
+	})
 }

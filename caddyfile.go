@@ -78,6 +78,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    allow_emails <email|*@domain> ...    # default: every logged-in user; repeatable
 //	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
 //	    session_ttl  <duration>              # default 30d, at least 1m
+//	    bearer                               # also accept Authorization: Bearer <JWT> from the providers
+//	    bearer_audiences <aud> ...           # audiences a bearer token may name besides client_id
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -136,6 +138,16 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Err("stauth: allow_claim needs a claim and at least one value, like: allow_claim groups admins")
 		}
 		s.AllowClaims = append(s.AllowClaims, ClaimRule{Claim: args[0], Values: args[1:]})
+	case "bearer":
+		if len(args) != 0 {
+			return d.Err("stauth: bearer takes no value")
+		}
+		s.Bearer = true
+	case "bearer_audiences":
+		if len(args) == 0 {
+			return d.Err("stauth: bearer_audiences needs at least one audience, such as https://api.example.com")
+		}
+		s.BearerAudiences = append(s.BearerAudiences, args...)
 	case "session_ttl":
 		var text string
 		if err := one(&text); err != nil {
@@ -147,7 +159,7 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 		}
 		s.SessionTTL = caddy.Duration(ttl)
 	default:
-		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim and session_ttl", option)
+		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim, session_ttl, bearer and bearer_audiences", option)
 	}
 	return nil
 }

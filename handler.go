@@ -1,6 +1,7 @@
 package stauth
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -67,6 +68,9 @@ func (s *Stauth) endpointFor(r *http.Request) (*endpoint, *http.Request) {
 // gate lets a request with a valid session through, with the user's identity
 // in the placeholders, and stops the others.
 func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if raw, ok := bearerToken(r); ok && s.bearer != nil {
+		return s.gateBearer(w, r, next, raw)
+	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	cookiesBefore := len(w.Header()["Set-Cookie"])
 	sess := s.currentSession(w, r)
@@ -133,6 +137,33 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		}
 	}
 	return sess
+}
+
+// gateBearer lets a request with a valid bearer token through as its user,
+// with the allow rules and placeholders of a session; a bad token gets a
+// 401 (503 while the provider's keys cannot be fetched), never a redirect.
+func (s *Stauth) gateBearer(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, raw string) error {
+	id, err := s.bearer.verify(r.Context(), raw)
+	if err != nil {
+		description := "the token is not valid"
+		if refused := (*bearerError)(nil); errors.As(err, &refused) {
+			description = refused.description
+		}
+		s.logger.Info("bearer token refused", zap.Error(err))
+		status := http.StatusUnauthorized
+		if errors.As(err, new(*keysUnavailableError)) {
+			status = http.StatusServiceUnavailable
+		}
+		setAuthHeaders(w.Header())
+		w.Header().Set("WWW-Authenticate", bearerChallenge(description))
+		return writeJSON(w, status, map[string]string{"error": "invalid_token", "message": description})
+	}
+	s.cookies.stripOwn(r.Header)
+	if !s.rules.allows(id.session) {
+		return s.forbidden(w, r, id.session)
+	}
+	r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Map(s.placeholders(id.session))
+	return next.ServeHTTP(w, r)
 }
 
 // bound tells whether an opened session was made by a provider configured

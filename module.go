@@ -60,6 +60,20 @@ type Stauth struct {
 	// of sending them to log in. The placeholders then say is_logged_in false.
 	Anonymous bool `json:"anonymous,omitempty"`
 
+	// Bearer accepts API and CLI clients that send `Authorization: Bearer
+	// <JWT>` instead of a session cookie: an ID token or JWT access token
+	// issued by one of the configured providers for this client, checked
+	// like a login's ID token (signature with the provider's advertised
+	// asymmetric algorithms, iss, aud, exp, nbf, iat, sub), then the allow
+	// rules and placeholders as for a session. A refused or opaque token
+	// gets 401 with `WWW-Authenticate: Bearer error="invalid_token"`, never
+	// a redirect.
+	Bearer bool `json:"bearer,omitempty"`
+
+	// BearerAudiences are audiences a bearer token may name instead of the
+	// provider's client_id, such as an API's own identifier. Needs bearer.
+	BearerAudiences []string `json:"bearer_audiences,omitempty"`
+
 	// Passive makes this stauth challenge nobody and answer no endpoint: it
 	// only strips stauth's cookies and sets the placeholders to the user of
 	// a valid session that the allow rules let in, or logged out. The
@@ -85,6 +99,7 @@ type Stauth struct {
 	providerOrder []*provider
 	cookies       *cookieJar
 	endpoints     map[string]endpoint
+	bearer        *bearerVerifier
 	callbackPaths []string
 	rules         accessRules
 	logger        *zap.Logger
@@ -143,6 +158,9 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	}
 	s.refresher = newRefresher()
 	s.setUpProviders(ctx)
+	if s.Bearer {
+		s.bearer = newBearerVerifier(s.providerOrder, s.BearerAudiences, nil)
+	}
 	return nil
 }
 
@@ -292,6 +310,9 @@ func (s *Stauth) Validate() error {
 			return fmt.Errorf("stauth: %s and %s are both %s; give each its own path", other, e.setting, e.path)
 		}
 		seen[e.path] = e.setting
+	}
+	if len(s.BearerAudiences) > 0 && !s.Bearer {
+		return errors.New("stauth: bearer_audiences is set but bearer is not: add bearer to accept bearer tokens")
 	}
 	if s.SessionTTL < caddy.Duration(time.Minute) {
 		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))

@@ -78,6 +78,8 @@ type discovered struct {
 	hasUserinfo      bool
 	endSession       string
 	issParamRequired bool
+	// algs are the asymmetric algorithms the provider signs with.
+	algs []string
 	// promptValues are the prompts the provider lists as supported; nil
 	// when it does not say.
 	promptValues []string
@@ -295,6 +297,7 @@ func (p *provider) checkMetadata(meta *providerMetadata) (*discovered, error) {
 		endSession:       meta.EndSessionEndpoint,
 		issParamRequired: meta.IssParameterSupported,
 		promptValues:     meta.PromptValuesSupported,
+		algs:             algs,
 	}, nil
 }
 
