@@ -22,28 +22,6 @@ import (
 	"github.com/stauth/caddy-stauth/internal/hostileop"
 )
 
-// testClock is a clock a test moves by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// newTestClock returns a clock at the current time.
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// advance moves the clock on by d.
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // bearerFixture is a hostile provider, stauth's view of it, and a clock.
 type bearerFixture struct {
 	op    *hostileop.Provider

@@ -29,26 +29,6 @@ import (
 // revTestPrefix is where the tests keep revocations in storage.
 const revTestPrefix = "stauth/revocations"
 
-// revClock is a settable clock shared by the instances of a test.
-type revClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// Now returns the clock's time.
-func (c *revClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Add moves the clock forward.
-func (c *revClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // flakyStorage is a storage that fails every call while down is set, and
 // counts the lists of each path.
 type flakyStorage struct {
@@ -107,12 +87,12 @@ func (f *flakyStorage) listed(p string) int {
 }
 
 // newTestRevocations returns n instances sharing storage and clock.
-func newTestRevocations(t *testing.T, storage certmagic.Storage, clock *revClock, n int) []*revocations {
+func newTestRevocations(t *testing.T, storage certmagic.Storage, clock *testClock, n int) []*revocations {
 	t.Helper()
 	rs := make([]*revocations, n)
 	for i := range rs {
 		rs[i] = newRevocations(storage, revTestPrefix, zap.NewNop())
-		rs[i].now = clock.Now
+		rs[i].now = clock.now
 	}
 	return rs
 }
@@ -163,7 +143,7 @@ func TestRevocationsShared(t *testing.T) {
 		}, func(s revSession) revSession { s.id, s.sid, s.sub = newSessionID(t), "sid-2", "bob"; return s }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			clock := &revClock{t: start}
+			clock := &testClock{t: start}
 			rs := newTestRevocations(t, &certmagic.FileStorage{Path: t.TempDir()}, clock, 2)
 			a, b := rs[0], rs[1]
 			s := revSession{id: newSessionID(t), sid: "op-sid-1", provider: "google", sub: "alice", issued: start.Add(-time.Hour)}
@@ -179,7 +159,7 @@ func TestRevocationsShared(t *testing.T) {
 			if s.revokedBy(b) {
 				t.Error("the other instance knew of the revocation before reading storage")
 			}
-			clock.Add(time.Second)
+			clock.advance(time.Second)
 			if err := b.refresh(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -207,7 +187,7 @@ func TestRevocationsShared(t *testing.T) {
 // before T" marker revokes, on the instance that wrote it and on another.
 func TestRevocationsSubBefore(t *testing.T) {
 	T := time.Date(2026, 11, 30, 10, 20, 30, 500_000_000, time.UTC)
-	clock := &revClock{t: T}
+	clock := &testClock{t: T}
 	storage := &certmagic.FileStorage{Path: t.TempDir()}
 	rs := newTestRevocations(t, storage, clock, 2)
 	if err := rs[0].RevokeSubBefore(context.Background(), "google", "alice", T, T.Add(24*time.Hour)); err != nil {
@@ -244,7 +224,7 @@ func TestRevocationsSubBefore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	clock.Add(time.Second)
+	clock.advance(time.Second)
 	if err := rs[1].refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +240,7 @@ func TestRevocationsSubBefore(t *testing.T) {
 // a closed bucket is listed once after closing and then no more.
 func TestRevocationsPrune(t *testing.T) {
 	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
-	clock := &revClock{t: start}
+	clock := &testClock{t: start}
 	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	rs := newTestRevocations(t, storage, clock, 2)
 	a, b := rs[0], rs[1]
@@ -272,11 +252,11 @@ func TestRevocationsPrune(t *testing.T) {
 	if replayed, err := a.SeenJTI(ctx, "google", "jti-1", start.Add(5*time.Minute)); err != nil || replayed {
 		t.Fatalf("SeenJTI: %v, %v", replayed, err)
 	}
-	clock.Add(2 * time.Hour) // a new bucket: written at 12:20
-	mustNot(t, a.RevokeSession(ctx, long, clock.Now().Add(8*time.Hour)))
+	clock.advance(2 * time.Hour) // a new bucket: written at 12:20
+	mustNot(t, a.RevokeSession(ctx, long, clock.now().Add(8*time.Hour)))
 	mustNot(t, b.refresh(ctx))
 	oldBucket := path.Join(revTestPrefix, "written", bucketName(start))
-	newBucket := path.Join(revTestPrefix, "written", bucketName(clock.Now()))
+	newBucket := path.Join(revTestPrefix, "written", bucketName(clock.now()))
 	jtiBucket := path.Join(revTestPrefix, "jti", bucketName(start.Add(5*time.Minute)))
 
 	type check struct {
@@ -304,7 +284,7 @@ func TestRevocationsPrune(t *testing.T) {
 	if lists() != before+1 {
 		t.Errorf("an open bucket was listed %d times in one refresh, want 1", lists()-before)
 	}
-	clock.Add(revocationBucket + revocationGrace + time.Second) // closed, entry still live
+	clock.advance(revocationBucket + revocationGrace + time.Second) // closed, entry still live
 	mustNot(t, b.refresh(ctx))
 	mustNot(t, b.refresh(ctx))
 	if lists() != before+2 {
@@ -315,7 +295,7 @@ func TestRevocationsPrune(t *testing.T) {
 	}
 	// Past its expiry, both instances may try to prune; it is deleted once
 	// and neither reports an error for the other's deletion.
-	clock.Add(8 * time.Hour)
+	clock.advance(8 * time.Hour)
 	mustNot(t, a.refresh(ctx))
 	mustNot(t, b.refresh(ctx))
 	if storage.Exists(ctx, newBucket) || b.Revoked(long, "", "", "", time.Time{}) || a.Revoked(long, "", "", "", time.Time{}) {
@@ -336,7 +316,7 @@ func mustNot(t testing.TB, err error) {
 // warns once per streak of failures.
 func TestRevocationsStorageDown(t *testing.T) {
 	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
-	clock := &revClock{t: start}
+	clock := &testClock{t: start}
 	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	rs := newTestRevocations(t, storage, clock, 2)
 	a, b := rs[0], rs[1]
@@ -349,7 +329,7 @@ func TestRevocationsStorageDown(t *testing.T) {
 
 	storage.down.Store(true)
 	for i := range 5 {
-		clock.Add(revocationSweep) // sweeps too
+		clock.advance(revocationSweep) // sweeps too
 		b.refreshLogged(ctx)
 		if !b.Revoked(known, "", "", "", time.Time{}) {
 			t.Fatalf("refresh %d with storage down forgot a known revocation", i)
@@ -367,12 +347,12 @@ func TestRevocationsStorageDown(t *testing.T) {
 		revoke func() error
 		s      revSession
 	}{
-		{"RevokeSession", func() error { return a.RevokeSession(ctx, fresh, clock.Now().Add(time.Hour)) },
+		{"RevokeSession", func() error { return a.RevokeSession(ctx, fresh, clock.now().Add(time.Hour)) },
 			revSession{id: fresh}},
-		{"RevokeSID", func() error { return a.RevokeSID(ctx, "google", "sid-9", clock.Now().Add(time.Hour)) },
+		{"RevokeSID", func() error { return a.RevokeSID(ctx, "google", "sid-9", clock.now().Add(time.Hour)) },
 			revSession{sid: "sid-9", provider: "google"}},
 		{"RevokeSubBefore", func() error {
-			return a.RevokeSubBefore(ctx, "google", "carol", clock.Now(), clock.Now().Add(time.Hour))
+			return a.RevokeSubBefore(ctx, "google", "carol", clock.now(), clock.now().Add(time.Hour))
 		}, revSession{provider: "google", sub: "carol", issued: start}},
 	} {
 		err := c.revoke()
@@ -383,7 +363,7 @@ func TestRevocationsStorageDown(t *testing.T) {
 			t.Errorf("%s with storage down does not hold on its own instance", c.name)
 		}
 	}
-	if _, err := a.SeenJTI(ctx, "google", "jti", clock.Now().Add(time.Minute)); !errors.Is(err, errStorageDown) {
+	if _, err := a.SeenJTI(ctx, "google", "jti", clock.now().Add(time.Minute)); !errors.Is(err, errStorageDown) {
 		t.Errorf("SeenJTI with storage down returned %v", err)
 	}
 
@@ -430,7 +410,7 @@ func TestRevocationsTicker(t *testing.T) {
 // under concurrent delivery of one token.
 func TestSeenJTI(t *testing.T) {
 	storage := &certmagic.FileStorage{Path: t.TempDir()}
-	rs := newTestRevocations(t, storage, &revClock{t: time.Now()}, 2)
+	rs := newTestRevocations(t, storage, &testClock{t: time.Now()}, 2)
 	ctx := t.Context()
 	exp := time.Now().Add(5 * time.Minute)
 	for _, c := range []struct {
@@ -476,7 +456,7 @@ func TestSeenJTI(t *testing.T) {
 // goroutines at once (run it with -race) and checks nothing was lost.
 func TestRevocationsConcurrent(t *testing.T) {
 	storage := &certmagic.FileStorage{Path: t.TempDir()}
-	rs := newTestRevocations(t, storage, &revClock{t: time.Now()}, 2)
+	rs := newTestRevocations(t, storage, &testClock{t: time.Now()}, 2)
 	ctx := t.Context()
 	const writers, each = 4, 50
 	ids := make([][16]byte, writers*each)
@@ -682,7 +662,7 @@ func BenchmarkRevocationRefresh(b *testing.B) {
 // found at the next sweep.
 func TestRevocationsRefreshLists(t *testing.T) {
 	start := time.Date(2026, 11, 30, 10, 20, 0, 0, time.UTC)
-	clock, behind := &revClock{t: start}, &revClock{t: start.Add(-3 * time.Hour)}
+	clock, behind := &testClock{t: start}, &testClock{t: start.Add(-3 * time.Hour)}
 	storage := &flakyStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}
 	a := newTestRevocations(t, storage, behind, 1)[0]
 	b := newTestRevocations(t, storage, clock, 1)[0]
@@ -695,7 +675,7 @@ func TestRevocationsRefreshLists(t *testing.T) {
 	skewed := newSessionID(t)
 	mustNot(t, a.RevokeSession(ctx, skewed, start.Add(time.Hour)))
 	for range 5 {
-		clock.Add(time.Second)
+		clock.advance(time.Second)
 		mustNot(t, b.refresh(ctx))
 	}
 	if storage.listed(written) != 1 {
@@ -704,7 +684,7 @@ func TestRevocationsRefreshLists(t *testing.T) {
 	if b.Revoked(skewed, "", "", "", time.Time{}) {
 		t.Error("a bucket three hours old was listed between sweeps (the test's premise is wrong)")
 	}
-	clock.Add(revocationSweep)
+	clock.advance(revocationSweep)
 	mustNot(t, b.refresh(ctx))
 	if !b.Revoked(skewed, "", "", "", time.Time{}) {
 		t.Error("the sweep did not find a bucket written by an instance whose clock is off")

@@ -1,43 +1,7 @@
 package stauth
 
-// Revocation of stateless sealed-cookie sessions (issue 12).
-//
-// A session cookie is valid on its own; revoking one needs shared state. That
-// state lives in Caddy's configured storage (certmagic.Storage: the file
-// system by default, Redis, Consul, S3... in a cluster), never in a store of
-// stauth's own. Each instance keeps a compact in-memory mirror, so the check
-// on every request (Revoked) reads memory only; a background refresher brings
-// in what other instances wrote.
-//
-// Storage layout (under prefix, e.g. "stauth/revocations"):
-//
-//	<prefix>/written/<YYYYMMDDHHMM>/id.<32 hex>.<until>            a session id
-//	<prefix>/written/<YYYYMMDDHHMM>/sid.<32 hex>.<until>           a provider sid
-//	<prefix>/written/<YYYYMMDDHHMM>/sub.<32 hex>.<before>.<until>  "sub logged out before"
-//	<prefix>/jti/<YYYYMMDDHHMM>/<64 hex>                           a logout token's jti
-//
-// Everything a revocation says is in its key name (times are Unix seconds),
-// so the refresher only lists keys and never loads one. The directory (the
-// bucket) is the UTC ten minutes the key was written in. A refresh lists
-// only the buckets still open: the current one, the next (clocks ahead) and
-// those that ended less than revocationGrace ago; a closed bucket is listed
-// once more and then never again, its names are forgotten and only its
-// latest expiry is kept; once that has passed one instance (under a storage
-// lock) deletes the whole bucket. Once a minute the refresher lists the
-// bucket names too, to find buckets written by an instance whose clock is
-// far off, and prunes.
-//
-// Instances' clocks must agree within revocationGrace: a revocation written
-// by an instance whose clock is further behind lands in a bucket the others
-// have closed, and they only learn of it when they restart.
-//
-// The sid and sub are stored as truncated SHA-256 hashes (with the provider
-// name and the kind): key names are then safe in every backend's syntax and
-// the storage does not hold the provider's identifiers in clear. The hash is
-// not keyed: whoever reads the storage can test a guessed sub, but that
-// reader also holds Caddy's TLS private keys, and a key shared by every
-// instance would have to outlive cookie_secret rotations. Session ids are
-// random and say nothing of the user; they are stored as they are.
+// The in-memory mirror of the revocations: sorted tables of fixed-size
+// entries, searched without allocating (see revocation.go for the model).
 
 import (
 	"encoding/binary"
