@@ -238,27 +238,6 @@ func TestReviewRefreshAmplification(t *testing.T) {
 	})
 }
 
-// TestRefreshRateCap: outbound refreshes per provider are capped.
-func TestRefreshRateCap(t *testing.T) {
-	rf := newRefresher()
-	now := time.Unix(1800000000, 0)
-	allowed := 0
-	for range refreshBurst * 3 {
-		if rf.allow("p", now) {
-			allowed++
-		}
-	}
-	if allowed != refreshBurst {
-		t.Fatalf("%d refreshes at once, want the burst of %d", allowed, refreshBurst)
-	}
-	if !rf.allow("q", now) {
-		t.Fatal("another provider's budget was spent")
-	}
-	if rf.allow("p", now.Add(time.Second/refreshRate/2)) || !rf.allow("p", now.Add(time.Second/refreshRate)) {
-		t.Fatalf("the budget does not refill at %d a second", refreshRate)
-	}
-}
-
 // TestReviewMatcherMode: outside stauth's matcher, the app receives neither
 // stauth's cookies nor placeholders left as literal text, and nobody is
 // challenged.

@@ -3,45 +3,40 @@ package stauth
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
-// TestCheckEndpoints: every endpoint of a discovery document stauth uses is
-// an absolute URL without credentials, and https when the document is.
-func TestCheckEndpoints(t *testing.T) {
-	good := func() *providerMetadata {
-		return &providerMetadata{
-			AuthorizationEndpoint: "https://op.example/authorize",
-			TokenEndpoint:         "https://op.example/token",
-			JWKSURI:               "https://op.example/keys",
-			UserinfoEndpoint:      "https://op.example/userinfo",
-			EndSessionEndpoint:    "https://op.example/logout",
-		}
-	}
+// TestCheckStrength: what client_kwargs asks of a login, checked in the ID
+// token's claims (OpenID Connect Core 1.0 §3.1.2.1, §5.5.1.1).
+func TestCheckStrength(t *testing.T) {
+	started := time.Unix(1800000000, 0)
+	now := started.Add(30 * time.Second)
+	at := func(d time.Duration) float64 { return float64(started.Add(d).Unix()) }
 	for _, c := range []struct {
-		name  string
-		edit  func(m *providerMetadata)
-		https bool
-		want  string
+		name   string
+		p      providerConfig
+		claims map[string]any
+		want   string // "" passes
 	}{
-		{"all https", func(*providerMetadata) {}, true, ""},
-		{"optional endpoints absent", func(m *providerMetadata) { m.UserinfoEndpoint, m.EndSessionEndpoint = "", "" }, true, ""},
-		{"http document, http endpoints", func(m *providerMetadata) { m.TokenEndpoint = "http://127.0.0.1:5556/token" }, false, ""},
-		{"relative token endpoint", func(m *providerMetadata) { m.TokenEndpoint = "/token" }, true, `token_endpoint "/token" must be an absolute URL`},
-		{"authorization endpoint missing", func(m *providerMetadata) { m.AuthorizationEndpoint = "" }, true, `authorization_endpoint "" must be an absolute URL`},
-		{"relative end_session_endpoint", func(m *providerMetadata) { m.EndSessionEndpoint = "logout" }, true, `end_session_endpoint "logout" must be an absolute URL`},
-		{"javascript userinfo", func(m *providerMetadata) { m.UserinfoEndpoint = "javascript:alert(1)" }, true, `userinfo_endpoint "javascript:alert(1)" must be an absolute URL`},
-		{"keys downgraded to http", func(m *providerMetadata) { m.JWKSURI = "http://op.example/keys" }, true, `jwks_uri "http://op.example/keys" must use https, as the discovery document does`},
-		{"credentials in the token endpoint", func(m *providerMetadata) { m.TokenEndpoint = "https://u:pw@op.example/token" }, true, `token_endpoint "https://u:xxxxx@op.example/token" must not hold a user name or password`},
+		{"nothing asked", providerConfig{}, map[string]any{}, ""},
+		{"acr one of acr_values", providerConfig{acrValues: []string{"mfa", "phr"}}, map[string]any{"acr": "phr"}, ""},
+		{"acr missing", providerConfig{acrValues: []string{"mfa"}}, map[string]any{}, `its acr "" is not one of the acr_values [mfa]`},
+		{"acr another", providerConfig{acrValues: []string{"mfa"}}, map[string]any{"acr": "pwd"}, `its acr "pwd"`},
+		{"max_age met", providerConfig{maxAge: time.Minute, hasMaxAge: true}, map[string]any{"auth_time": at(0)}, ""},
+		{"max_age within the skew", providerConfig{maxAge: 0, hasMaxAge: true}, map[string]any{"auth_time": at(-20 * time.Second)}, ""},
+		{"max_age exceeded", providerConfig{maxAge: time.Minute, hasMaxAge: true}, map[string]any{"auth_time": at(-time.Hour)}, "more than client_kwargs' max_age of 1m0s"},
+		{"max_age without auth_time", providerConfig{maxAge: time.Minute, hasMaxAge: true}, map[string]any{}, "it has no auth_time"},
+		{"prompt login met", providerConfig{promptLogin: true}, map[string]any{"auth_time": at(10 * time.Second)}, ""},
+		{"prompt login, clocks apart", providerConfig{promptLogin: true}, map[string]any{"auth_time": at(-time.Minute)}, ""},
+		{"prompt login, old authentication", providerConfig{promptLogin: true}, map[string]any{"auth_time": at(-time.Hour)}, "before this login started"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m := good()
-			c.edit(m)
-			err := checkEndpoints(m, c.https)
+			err := (&provider{providerConfig: c.p}).checkStrength(c.claims, started, now)
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-				t.Fatalf("error %v, want it to contain %q", err, c.want)
+				t.Fatalf("error %v, want %q", err, c.want)
 			}
 		})
 	}
