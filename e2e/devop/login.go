@@ -2,9 +2,11 @@ package devop
 
 import (
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -47,4 +49,34 @@ func SubmitLogin(client *http.Client, loginPage *url.URL, username, password str
 	defer resp.Body.Close()
 	body, err = io.ReadAll(resp.Body)
 	return resp, body, err
+}
+
+// refreshPattern finds the target of a page's meta refresh.
+var refreshPattern = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`)
+
+// LogOut presses a stauth page's sign-out button (a POST from the site
+// itself) and returns where stauth sends the browser: the Location of a 303,
+// or the target of its "Signing you out" page, which refreshes to the
+// provider's logout with the ID token (kept out of Location headers).
+func LogOut(client *http.Client, siteURL string) (*url.URL, error) {
+	req, err := http.NewRequest(http.MethodPost, siteURL+"/auth/logout", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	switch m := refreshPattern.FindSubmatch(body); {
+	case resp.StatusCode == http.StatusSeeOther:
+		return url.Parse(resp.Header.Get("Location"))
+	case resp.StatusCode == http.StatusOK && m != nil:
+		return url.Parse(html.UnescapeString(string(m[1])))
+	}
+	return nil, fmt.Errorf("logout answered %s, want a redirect or a page that refreshes", resp.Status)
 }
