@@ -17,9 +17,9 @@ import (
 
 // reseal opens a real session value, lets edit change it and seals it again
 // with the site's key: a genuine session with chosen contents.
-func reseal(t *testing.T, value string, edit func(*session)) string {
+func (s *testSite) reseal(t *testing.T, value string, edit func(*session)) string {
 	t.Helper()
-	sealer := mustSealer(t, purposeSession, atkCookieSecret)
+	sealer := s.sealer(t, purposeSession, atkCookieSecret)
 	plain, _, ok := sealer.open(value)
 	if !ok {
 		t.Fatal("the session cookie does not open with the site's key")
@@ -68,8 +68,8 @@ func manyGroupsClaim(c map[string]any) {
 // each is no session (a 401 to an API call, never a 500), is deleted, and
 // leaves the browser logged out.
 func TestCookieTampering(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
-	login := func(t *testing.T, big bool) *atkBrowser {
+	s := newTestSite(t, siteOptions{})
+	login := func(t *testing.T, big bool) *testBrowser {
 		s.OP.Set(func(b *hostileop.Behaviour) {
 			b.Userinfo = nil
 			if big {
@@ -86,7 +86,7 @@ func TestCookieTampering(t *testing.T) {
 		t.Fatalf("want one session cookie, have %v", single.sessionCookies())
 	}
 	chunked, other := login(t, true), login(t, true)
-	chunk := func(b *atkBrowser, i string) string { return b.cookie("stauth_session_" + i) }
+	chunk := func(b *testBrowser, i string) string { return b.cookie("stauth_session_" + i) }
 	if chunk(chunked, "1") == "" || chunk(chunked, "2") == "" || chunk(chunked, "3") != "" {
 		t.Fatalf("want a session in two chunks, have %v", chunked.sessionCookies())
 	}
@@ -102,7 +102,7 @@ func TestCookieTampering(t *testing.T) {
 	if txValue == "" {
 		t.Fatal("no transaction cookie after the login redirect")
 	}
-	goodPlain, _, ok := mustSealer(t, purposeSession, atkCookieSecret).open(good)
+	goodPlain, _, ok := s.sealer(t, purposeSession, atkCookieSecret).open(good)
 	if !ok {
 		t.Fatal("the session cookie does not open with the site's key")
 	}
@@ -129,10 +129,10 @@ func TestCookieTampering(t *testing.T) {
 		{"first-chunk-missing", jar{"stauth_session_2": chunk(chunked, "2")}},
 		{"foreign-third-chunk", jar{"stauth_session_1": chunk(chunked, "1"), "stauth_session_2": chunk(chunked, "2"), "stauth_session_3": "AAAA"}},
 		{"transaction-cookie-as-session", jar{"stauth_session": txValue}},
-		{"session-payload-sealed-for-transactions", jar{"stauth_session": mustSealer(t, purposeLogin, atkCookieSecret).seal(goodPlain)}},
-		{"sealed-with-another-secret", jar{"stauth_session": mustSealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(goodPlain)}},
-		{"expired-session", jar{"stauth_session": reseal(t, good, func(s *session) { s.expires = time.Now().Add(-time.Second).Unix() })}},
-		{"provider-not-configured", jar{"stauth_session": reseal(t, good, func(s *session) { s.provider = "evil" })}},
+		{"session-payload-sealed-for-transactions", jar{"stauth_session": s.sealer(t, purposeLogin, atkCookieSecret).seal(goodPlain)}},
+		{"sealed-with-another-secret", jar{"stauth_session": s.sealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(goodPlain)}},
+		{"expired-session", jar{"stauth_session": s.reseal(t, good, func(s *session) { s.expires = time.Now().Add(-time.Second).Unix() })}},
+		{"provider-not-configured", jar{"stauth_session": s.reseal(t, good, func(s *session) { s.provider = "evil" })}},
 		{"12KB-cookie", jar{"stauth_session": huge[:12<<10]}},
 		{"100KB-cookie", jar{"stauth_session": huge}},
 		{"100KB-in-eight-chunks", func() jar {
@@ -183,7 +183,7 @@ func TestCookieTampering(t *testing.T) {
 		})
 	}
 	t.Run("DESIGN-cookies/control-the-good-cookies-work", func(t *testing.T) {
-		for _, b := range []*atkBrowser{single, chunked, other} {
+		for _, b := range []*testBrowser{single, chunked, other} {
 			b.in(t).assertLoggedInAs(hostileop.DefaultSubject)
 		}
 	})
@@ -193,20 +193,19 @@ func TestCookieTampering(t *testing.T) {
 // longer finishes a login (DESIGN: 10 min transaction cookie), and the code
 // is not redeemed.
 func TestExpiredTransaction(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	t.Run("DESIGN/transaction-older-than-10-minutes", func(t *testing.T) {
 		b := s.browser(t)
 		cb := b.authorize(b.startLogin("/auth/login"))
 		state := cb.Query().Get("state")
-		jar := newCookieJar(false, time.Hour, DefaultLogoutPath)
+		jar := s.jar(t)
 		name := jar.loginCookieName(state)
-		logins := mustSealer(t, purposeLogin, atkCookieSecret)
-		tx, ok := openLogin(logins, b.cookie(name), time.Now())
+		tx, ok := jar.openLogin(b.cookie(name), time.Now())
 		if !ok {
 			t.Fatal("the transaction cookie does not open")
 		}
 		tx.Created = time.Now().Add(-loginTTL - time.Second).Unix()
-		b.setCookies(&http.Cookie{Name: name, Value: sealJSON(logins, tx)})
+		b.setCookies(&http.Cookie{Name: name, Value: sealJSON(jar.logins, tx)})
 		b.assertRefused(b.get(cb.String()), 400, 499)
 		assertNoTokenRequest(t, s.OP)
 	})
@@ -216,7 +215,7 @@ func TestExpiredTransaction(t *testing.T) {
 // next handler sees as the identity.
 func TestIdentitySpoofing(t *testing.T) {
 	t.Run("DESIGN-gate/upstream-never-sees-stauth-cookies", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{})
+		s := newTestSite(t, siteOptions{})
 		b := s.browser(t)
 		b.mustLogIn("/auth/login", "/")
 		b.setCookies(&http.Cookie{Name: "app", Value: "kept"}, &http.Cookie{Name: "stauth_login_0123456789abcdef", Value: "x"})
@@ -226,7 +225,7 @@ func TestIdentitySpoofing(t *testing.T) {
 		}
 	})
 	t.Run("DESIGN-placeholders/claims-cannot-override-stauth-fields", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{
+		s := newTestSite(t, siteOptions{
 			behaviour: hostileop.Behaviour{Userinfo: func(c map[string]any) {
 				c["is_logged_in"] = false
 				c["provider"] = "admin-idp"
@@ -249,9 +248,9 @@ func TestIdentitySpoofing(t *testing.T) {
 		}
 	})
 	t.Run("DESIGN-gate/anonymous-with-a-forged-session-is-logged-out", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{stauth: "anonymous"})
+		s := newTestSite(t, siteOptions{stauth: "anonymous"})
 		b := s.browser(t)
-		forged := mustSealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(
+		forged := s.sealer(t, purposeSession, "another-sites-cookie-secret-0123456789").seal(
 			(&session{provider: "default", sub: "root", email: "root@example.com", expires: time.Now().Add(time.Hour).Unix()}).encode())
 		resp := b.get("/private", "Cookie", "stauth_session="+forged, "X-Forwarded-User", "root", "X-Auth-Request-User", "root", "Remote-User", "root")
 		want := "id= email= name= logged_in=false provider= cookie=[]"
@@ -287,7 +286,7 @@ func TestIdentitySpoofing(t *testing.T) {
 
 		// Logged in: the upstream sees the session's identity, not the
 		// client's headers, and no stauth cookie.
-		s := newAtkSite(t, atkOptions{handler: proxy})
+		s := newTestSite(t, siteOptions{handler: proxy})
 		b := s.browser(t)
 		b.mustLogIn("/auth/login", "/")
 		if resp := b.get("/private", spoof...); resp.StatusCode != http.StatusOK {
@@ -299,7 +298,7 @@ func TestIdentitySpoofing(t *testing.T) {
 
 		// Logged out (anonymous), with a forged session: the client's
 		// identity headers are overwritten with nothing.
-		s = newAtkSite(t, atkOptions{handler: proxy, stauth: "anonymous"})
+		s = newTestSite(t, siteOptions{handler: proxy, stauth: "anonymous"})
 		b = s.browser(t)
 		if resp := b.get("/private", append(spoof, "Cookie", "stauth_session=forged")...); resp.StatusCode != http.StatusOK {
 			t.Fatalf("anonymous: %s", resp.Status)
@@ -312,7 +311,7 @@ func TestIdentitySpoofing(t *testing.T) {
 		// passes the claim on as it is, and Go's transport refuses a header
 		// value with CR or LF, so reverse_proxy answers 502 and sends
 		// nothing upstream.
-		s = newAtkSite(t, atkOptions{handler: proxy, behaviour: hostileop.Behaviour{Userinfo: func(c map[string]any) {
+		s = newTestSite(t, siteOptions{handler: proxy, behaviour: hostileop.Behaviour{Userinfo: func(c map[string]any) {
 			c["email"] = "alice@example.com\r\nX-Injected: 1"
 		}}})
 		b = s.browser(t)
@@ -341,7 +340,7 @@ func TestIdentitySpoofing(t *testing.T) {
 	} {
 		t.Run("DESIGN-allow_emails/"+c.name, func(t *testing.T) {
 			claims := func(m map[string]any) { m["email"], m["email_verified"] = c.email, c.verified }
-			s := newAtkSite(t, atkOptions{
+			s := newTestSite(t, siteOptions{
 				behaviour: hostileop.Behaviour{Claims: claims, Userinfo: claims},
 				stauth:    "allow_emails " + c.allow,
 			})

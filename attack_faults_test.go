@@ -23,7 +23,7 @@ import (
 func TestDiscoveryDownAtStart(t *testing.T) {
 	t.Run("DESIGN-provider/discovery-down-at-start", func(t *testing.T) {
 		addr := "127.0.0.1:" + strconv.Itoa(testcaddy.FreePort(t))
-		s := newAtkSite(t, atkOptions{metadataURL: hostileop.MetadataURLFor(addr)})
+		s := newTestSite(t, siteOptions{metadataURL: hostileop.MetadataURLFor(addr)})
 		b := s.browser(t)
 		resp := b.get("/auth/login?rd=/private")
 		b.assertRefused(resp, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
@@ -35,7 +35,7 @@ func TestDiscoveryDownAtStart(t *testing.T) {
 		b.assertLoggedInAs(hostileop.DefaultSubject)
 	})
 	t.Run("DESIGN-provider/discovery-500-then-back", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{behaviour: hostileop.Behaviour{Faults: map[hostileop.Endpoint]hostileop.Fault{hostileop.Discovery: {Status: 500}}}})
+		s := newTestSite(t, siteOptions{behaviour: hostileop.Behaviour{Faults: map[hostileop.Endpoint]hostileop.Fault{hostileop.Discovery: {Status: 500}}}})
 		b := s.browser(t)
 		b.assertRefused(b.get("/auth/login"), http.StatusServiceUnavailable, http.StatusServiceUnavailable)
 		s.OP.Set(func(beh *hostileop.Behaviour) { beh.Faults = nil })
@@ -76,9 +76,9 @@ func TestProviderFaults(t *testing.T) {
 			if c.beh != nil {
 				c.beh(&beh)
 			}
-			s := newAtkSite(t, atkOptions{behaviour: beh})
+			s := newTestSite(t, siteOptions{behaviour: beh})
 			b := s.browser(t)
-			var resp *atkResp
+			var resp *testResp
 			if c.ep == hostileop.Discovery {
 				resp = b.get("/auth/login")
 			} else {
@@ -99,7 +99,7 @@ func TestTokenEndpointHangs(t *testing.T) {
 		t.Skip("waits for stauth's 10 s provider timeout")
 	}
 	t.Run("DESIGN-provider/token-endpoint-hangs", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{behaviour: hostileop.Behaviour{Faults: map[hostileop.Endpoint]hostileop.Fault{hostileop.Token: {Hang: true}}}})
+		s := newTestSite(t, siteOptions{behaviour: hostileop.Behaviour{Faults: map[hostileop.Endpoint]hostileop.Fault{hostileop.Token: {Hang: true}}}})
 		ctx, cancel := context.WithTimeout(t.Context(), providerTimeout+5*time.Second)
 		defer cancel()
 		b := s.browser(t).withContext(ctx)

@@ -22,7 +22,7 @@ import (
 // (RFC 6749 §10.12; RFC 9700 §4.7), and is refused before the code is
 // redeemed otherwise.
 func TestFlowCallbackState(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	cases := []struct {
 		name string
 		edit func(cb *url.URL) *url.URL
@@ -41,7 +41,7 @@ func TestFlowCallbackState(t *testing.T) {
 
 // refuseEditedCallback logs in with a fresh browser, edits the provider's
 // answer, and checks stauth refuses it without redeeming the code.
-func refuseEditedCallback(t *testing.T, s *atkSite, edit func(*url.URL) *url.URL) {
+func refuseEditedCallback(t *testing.T, s *testSite, edit func(*url.URL) *url.URL) {
 	t.Helper()
 	before := s.OP.Count(hostileop.Token)
 	b := s.browser(t)
@@ -58,7 +58,7 @@ func refuseEditedCallback(t *testing.T, s *atkSite, edit func(*url.URL) *url.URL
 // before the code is redeemed and the victim is not logged in as the
 // attacker.
 func TestFlowLoginCSRF(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	attacker := s.browser(t)
 	cb := attacker.authorize(attacker.startLogin("/auth/login"))
 
@@ -87,7 +87,7 @@ func TestFlowLoginCSRF(t *testing.T) {
 // single-use; RFC 9700 §4.5 code injection).
 func TestFlowReplay(t *testing.T) {
 	t.Run("RFC6749-4.1.2/replayed-callback-same-browser", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{})
+		s := newTestSite(t, siteOptions{})
 		b := s.browser(t)
 		cb := b.authorize(b.startLogin("/auth/login?rd=/private"))
 		if resp := b.get(cb.String()); resp.StatusCode != http.StatusSeeOther || !setsSession(resp) {
@@ -105,7 +105,7 @@ func TestFlowReplay(t *testing.T) {
 		b.assertLoggedInAs(hostileop.DefaultSubject)
 	})
 	t.Run("RFC6749-4.1.2/replayed-callback-with-a-stolen-transaction-cookie", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{})
+		s := newTestSite(t, siteOptions{})
 		victim := s.browser(t)
 		cb := victim.authorize(victim.startLogin("/auth/login"))
 		var tx *http.Cookie
@@ -138,7 +138,7 @@ func TestFlowReplay(t *testing.T) {
 // TestFlowParameterPollution: a parameter given twice on the callback is
 // refused (RFC 6749 §3.1) before the code is redeemed.
 func TestFlowParameterPollution(t *testing.T) {
-	s := newAtkSite(t, atkOptions{behaviour: hostileop.Behaviour{IssParameterSupported: true}})
+	s := newTestSite(t, siteOptions{behaviour: hostileop.Behaviour{IssParameterSupported: true}})
 	cases := []struct {
 		name string
 		edit func(cb *url.URL) *url.URL
@@ -191,7 +191,7 @@ func TestFlowIss(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newAtkSite(t, atkOptions{behaviour: c.beh})
+			s := newTestSite(t, siteOptions{behaviour: c.beh})
 			b := s.browser(t)
 			resp := b.logIn("/auth/login?rd=/private")
 			if c.accept {
@@ -214,10 +214,10 @@ func TestFlowIss(t *testing.T) {
 // redeemed: the honest provider's code must not reach the attacker's token
 // endpoint.
 func TestFlowMixUp(t *testing.T) {
-	run := func(t *testing.T, honestBehaviour hostileop.Behaviour, ownRedirects bool) (*atkBrowser, *atkResp, *hostileop.Provider, *hostileop.Provider) {
+	run := func(t *testing.T, honestBehaviour hostileop.Behaviour, ownRedirects bool) (*testBrowser, *testResp, *hostileop.Provider, *hostileop.Provider) {
 		honest := hostileop.New(t, hostileop.Config{ClientID: "client-at-honest", Behaviour: honestBehaviour})
 		attacker := hostileop.New(t, hostileop.Config{ClientID: "client-at-attacker"})
-		s := newAtkSite(t, atkOptions{providers: map[string]*hostileop.Provider{"honest": honest, "attacker": attacker}, ownRedirects: ownRedirects})
+		s := newTestSite(t, siteOptions{providers: map[string]*hostileop.Provider{"honest": honest, "attacker": attacker}, ownRedirects: ownRedirects})
 		b := s.browser(t)
 		atAttacker := b.startLogin("/auth/login?provider=attacker")
 		if !strings.HasPrefix(atAttacker.String(), attacker.URL) {
@@ -291,7 +291,7 @@ func TestFlowCodeInjection(t *testing.T) {
 		{"RFC9700-4.5.3.2/code-injection-stopped-by-nonce", hostileop.Behaviour{SkipPKCE: true}, "ok"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := newAtkSite(t, atkOptions{behaviour: c.beh})
+			s := newTestSite(t, siteOptions{behaviour: c.beh})
 			victim := s.browser(t)
 			stolen := victim.authorize(victim.startLogin("/auth/login")).Query().Get("code")
 			attacker := s.browser(t)
@@ -308,7 +308,7 @@ func TestFlowCodeInjection(t *testing.T) {
 // TestFlowOpenRedirect: rd, where the browser lands after login, only ever
 // names a path on this site (RFC 9700 §4.11.1; DESIGN).
 func TestFlowOpenRedirect(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	cases := []struct {
 		rawRD string // as written in the query of the login URL
 		want  string // the Location after the callback
@@ -384,7 +384,7 @@ func TestFlowOpenRedirect(t *testing.T) {
 
 // assertSameOrigin checks that a Location stays on the site the way a
 // browser reads it (backslashes as slashes, tabs and line breaks dropped).
-func assertSameOrigin(t *testing.T, s *atkSite, loc string) {
+func assertSameOrigin(t *testing.T, s *testSite, loc string) {
 	t.Helper()
 	if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.ContainsAny(loc, "\\\t\r\n") {
 		t.Errorf("Location %q is not a plain same-site path", loc)
@@ -410,7 +410,7 @@ func TestFlowHostInjection(t *testing.T) {
 		"X-Original-URL", "https://evil.example/",
 	}
 	t.Run("RFC9700-4.13/forged-Host-and-X-Forwarded-Host", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{})
+		s := newTestSite(t, siteOptions{})
 		b := s.browser(t)
 		if resp := b.get("/private", forged...); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/login?") {
 			t.Errorf("the gate with forged headers: %s to %q, want a relative login URL", resp.Status, resp.Header.Get("Location"))
@@ -439,7 +439,7 @@ func TestFlowHostInjection(t *testing.T) {
 		}
 	})
 	t.Run("DESIGN/port-placeholder-never-from-Host", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{redirectURI: "http://localhost:{port}/oauth2callback"})
+		s := newTestSite(t, siteOptions{redirectURI: "http://localhost:{port}/oauth2callback"})
 		b := s.browser(t)
 		authURL := b.startLogin("/auth/login", "Host", "localhost:1", "X-Forwarded-Port", "2")
 		want := fmt.Sprintf("http://localhost:%d/oauth2callback", s.Port)
@@ -453,7 +453,7 @@ func TestFlowHostInjection(t *testing.T) {
 // login never survives the login (OWASP ASVS V3.2.1: a new session on
 // authentication; DESIGN: stale chunks deleted).
 func TestFlowSessionFixation(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	manyGroups := manyGroupsClaim
 	// attackerSession logs the attacker in and returns their session cookies.
 	attackerSession := func(t *testing.T, big bool) []*http.Cookie {
@@ -513,7 +513,7 @@ func TestFlowSessionFixation(t *testing.T) {
 // TestLogoutCSRF: another site cannot log the user out (DESIGN; Fetch
 // Metadata); the user's own logout works.
 func TestLogoutCSRF(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	for _, c := range []struct {
 		name    string
 		method  string
@@ -565,9 +565,9 @@ func TestLogoutCSRF(t *testing.T) {
 func TestClickjacking(t *testing.T) {
 	one := hostileop.New(t, hostileop.Config{})
 	two := hostileop.New(t, hostileop.Config{})
-	s := newAtkSite(t, atkOptions{providers: map[string]*hostileop.Provider{"one": one, "two": two}, stauth: "allow_emails nobody@example.com"})
+	s := newTestSite(t, siteOptions{providers: map[string]*hostileop.Provider{"one": one, "two": two}, stauth: "allow_emails nobody@example.com"})
 	b := s.browser(t)
-	pages := map[string]*atkResp{
+	pages := map[string]*testResp{
 		"chooser":          b.get("/auth/login"),
 		"unknown provider": b.get("/auth/login?provider=nope"),
 		"refused callback": b.get("/oauth2callback?code=x&state=y"),
@@ -589,7 +589,7 @@ func TestClickjacking(t *testing.T) {
 			}
 		})
 	}
-	for name, resp := range map[string]*atkResp{"login redirect": login, "callback redirect": callback} {
+	for name, resp := range map[string]*testResp{"login redirect": login, "callback redirect": callback} {
 		t.Run("RFC9700-4.2.4/"+strings.ReplaceAll(name, " ", "-"), func(t *testing.T) {
 			if resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("%s: %s", name, resp.Status)
@@ -605,7 +605,7 @@ func TestClickjacking(t *testing.T) {
 // TestUserJSONCrossOrigin: the user JSON cannot be read by another site:
 // no CORS grant, nosniff (so no script inclusion), no-store (DESIGN).
 func TestUserJSONCrossOrigin(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	t.Run("DESIGN/user-json-not-readable-cross-origin", func(t *testing.T) {
 		b := s.browser(t)
 		b.mustLogIn("/auth/login", "/")
@@ -623,7 +623,7 @@ func TestUserJSONCrossOrigin(t *testing.T) {
 // TestProviderErrorResponse: an error response from the provider is shown
 // escaped, with no token request (RFC 6749 §4.1.2.1).
 func TestProviderErrorResponse(t *testing.T) {
-	s := newAtkSite(t, atkOptions{behaviour: hostileop.Behaviour{CallbackParams: func(q url.Values) {
+	s := newTestSite(t, siteOptions{behaviour: hostileop.Behaviour{CallbackParams: func(q url.Values) {
 		q.Del("code")
 		q.Set("error", `<script>alert("e")</script>`)
 		q.Set("error_description", `<img src=x onerror=alert(1)>`)
@@ -644,7 +644,7 @@ func TestProviderErrorResponse(t *testing.T) {
 // none of it is shown, so the site's own page cannot carry an attacker's
 // text (RFC 6749 §4.1.2.1 errors answer a request the client made).
 func TestProviderErrorWithoutLogin(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	b := s.browser(t)
 	resp := b.get("/oauth2callback?state=made-up&error=access_denied&error_description=Call+0800-SCAM+to+unlock+your+account")
 	b.assertRefused(resp, 400, 400)
@@ -661,7 +661,7 @@ func TestProviderErrorWithoutLogin(t *testing.T) {
 // give the 400 page and start no login: no redirect to the provider, no
 // transaction cookie (DESIGN).
 func TestStreamlitLoginTokenForgery(t *testing.T) {
-	s := newAtkSite(t, atkOptions{})
+	s := newTestSite(t, siteOptions{})
 	claims := func(exp time.Duration) map[string]any {
 		return map[string]any{"provider": "default", "exp": time.Now().Add(exp).Unix()}
 	}

@@ -288,7 +288,7 @@ func TestRP(t *testing.T) {
 			if c.setup != nil {
 				c.setup(&beh)
 			}
-			s := newAtkSite(t, atkOptions{behaviour: beh})
+			s := newTestSite(t, siteOptions{behaviour: beh})
 			b := s.browser(t)
 			resp := b.logIn("/auth/login?rd=/private")
 			switch {
@@ -323,10 +323,10 @@ func reportClause(t *testing.T, clause string) {
 }
 
 // loginCookieOf names the transaction cookie of the callback that got resp.
-func (s *atkSite) loginCookieOf(t *testing.T, resp *atkResp) string {
+func (s *testSite) loginCookieOf(t *testing.T, resp *testResp) string {
 	t.Helper()
 	state := resp.Request.URL.Query().Get("state")
-	return newCookieJar(false, time.Hour, DefaultLogoutPath).loginCookieName(state)
+	return mustJar(t, false, atkCookieSecret).loginCookieName(state)
 }
 
 func keys[M ~map[string]V, V any](m M) []string {
@@ -342,7 +342,7 @@ func keys[M ~map[string]V, V any](m M) []string {
 // next login must verify with it, fetching the JWKS again without a restart.
 func TestRPKeyRotation(t *testing.T) {
 	t.Run("rp-key-rotation-op-sign-key", func(t *testing.T) {
-		s := newAtkSite(t, atkOptions{})
+		s := newTestSite(t, siteOptions{})
 		s.browser(t).mustLogIn("/auth/login?rd=/private", "/private")
 		before := s.OP.Count(hostileop.JWKS)
 		s.OP.Set(func(b *hostileop.Behaviour) {
@@ -358,7 +358,7 @@ func TestRPKeyRotation(t *testing.T) {
 	})
 	t.Run("rp-key-rotation-op-sign-key/old-key-withdrawn", func(t *testing.T) {
 		// After rotation a token signed with the withdrawn key must fail.
-		s := newAtkSite(t, atkOptions{})
+		s := newTestSite(t, siteOptions{})
 		s.browser(t).mustLogIn("/auth/login", "/")
 		s.OP.Set(func(b *hostileop.Behaviour) {
 			b.SigningKey = hostileop.SharedRSAKey("rsa-2")
@@ -398,7 +398,7 @@ func TestRPDiscovery(t *testing.T) {
 			reportClause(t, c.clause)
 			var beh hostileop.Behaviour
 			c.setup(&beh)
-			s := newAtkSite(t, atkOptions{behaviour: beh})
+			s := newTestSite(t, siteOptions{behaviour: beh})
 			b := s.browser(t)
 			resp := b.get("/auth/login?rd=/private")
 			// DESIGN: a provider stauth cannot use is a provider fault: the
@@ -440,7 +440,7 @@ func TestPKCE(t *testing.T) {
 			if c.setup != nil {
 				c.setup(&beh)
 			}
-			s := newAtkSite(t, atkOptions{behaviour: beh})
+			s := newTestSite(t, siteOptions{behaviour: beh})
 			s.browser(t).mustLogIn("/auth/login", "/")
 			s.browser(t).mustLogIn("/auth/login", "/")
 			auths, tokens := s.OP.Requests(hostileop.Authorize), s.OP.Requests(hostileop.Token)

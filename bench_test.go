@@ -147,7 +147,7 @@ func (b *benchSite) sealLike(tb testing.TB, shape claimShape) (string, *session)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sealed, err := sealSession(b.s.sessions, sess)
+	sealed, err := b.s.cookies.sealSession(sess)
 	if err != nil {
 		tb.Fatalf("%s: %v", shape.name, err)
 	}
@@ -515,7 +515,7 @@ func BenchmarkOpenSession(b *testing.B) {
 			b.SetBytes(int64(len(header)))
 			b.ReportAllocs()
 			for b.Loop() {
-				sess, _ := openSession(site.s.sessions, site.s.cookies.sessionValue(h), now)
+				sess, _ := site.s.cookies.openSession(chunkedValue(h, site.s.cookies.session), now)
 				if sess == nil {
 					b.Fatal("the session did not open")
 				}

@@ -50,8 +50,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	routes := h.NewRoute(matcher, s)
 	if matcher != nil {
 		route := routes[0].Value.(caddyhttp.Route)
-		endpoints := append(caddyhttp.MatchPath{checked.LoginPath}, checked.callbackPaths...)
-		endpoints = append(endpoints, checked.LogoutPath, checked.UserPath)
+		var endpoints caddyhttp.MatchPath
+		for _, e := range checked.endpointList() {
+			endpoints = append(endpoints, e.path)
+		}
 		route.MatcherSetsRaw = append(route.MatcherSetsRaw, caddy.ModuleMap{"path": h.JSON(endpoints)})
 		routes[0].Value = route
 	}

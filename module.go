@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -78,10 +77,8 @@ type Stauth struct {
 	secrets       *secrets
 	providers     map[string]*provider
 	providerOrder []*provider
-	sessions      *sealer
-	logins        *sealer
-	hints         *sealer
-	cookies       cookieJar
+	cookies       *cookieJar
+	endpoints     map[string]endpoint
 	callbackPaths []string
 	rules         accessRules
 	logger        *zap.Logger
@@ -126,14 +123,16 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	if s.rules, err = newAccessRules(s.AllowEmails, s.AllowClaims); err != nil {
 		return err
 	}
-	if s.sessions, err = newSealer(s.secrets.cookieSecrets, purposeSession); err != nil {
+	site := parseRedirect(s.secrets.redirectURI)
+	if s.cookies, err = newCookieJar(jarConfig{
+		secrets: s.secrets.cookieSecrets, site: site.Scheme + "://" + site.Host,
+		secure: site.Scheme == "https", ttl: time.Duration(s.SessionTTL), logoutPath: s.LogoutPath,
+	}); err != nil {
 		return err
 	}
-	if s.logins, err = newSealer(s.secrets.cookieSecrets, purposeLogin); err != nil {
-		return err
-	}
-	if s.hints, err = newSealer(s.secrets.cookieSecrets, purposeLogoutHint); err != nil {
-		return err
+	s.endpoints = map[string]endpoint{}
+	for _, e := range s.endpointList() {
+		s.endpoints[e.path] = e
 	}
 	s.refreshes = new(singleflight.Group)
 	s.setUpProviders(ctx)
@@ -186,20 +185,13 @@ func (s *Stauth) readSecrets() error {
 		if pc.redirectURI != sec.redirectURI {
 			section += "." + pc.name
 		}
-		for key, own := range s.ownPaths() {
-			if path == own {
-				return &secretsError{file: s.SecretsFile, section: section, msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, key)}
+		for _, own := range s.endpointList() {
+			if own.setting != "redirect_uri" && path == own.path {
+				return &secretsError{file: s.SecretsFile, section: section, msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, own.setting)}
 			}
 		}
 	}
-	s.cookies = newCookieJar(parseRedirect(sec.redirectURI).Scheme == "https", time.Duration(s.SessionTTL), s.LogoutPath)
 	return nil
-}
-
-// parseRedirect parses a redirect_uri that checkRedirectURI accepted.
-func parseRedirect(redirectURI string) *url.URL {
-	u, _ := url.Parse(strings.ReplaceAll(redirectURI, "{port}", "1"))
-	return u
 }
 
 // setUpProviders prepares every provider and starts discovering them in the
@@ -244,12 +236,6 @@ func (s *Stauth) misconfigured(p *provider, err error) bool {
 	return true
 }
 
-// ownPaths are the paths of stauth's endpoints besides the callback, by the
-// name of their setting.
-func (s *Stauth) ownPaths() map[string]string {
-	return map[string]string{"login_path": s.LoginPath, "logout_path": s.LogoutPath, "user_path": s.UserPath}
-}
-
 // checkedCopy checks the whole configuration, secrets.toml included, on a
 // copy of s with the defaults filled in, so that caddy adapt refuses what
 // caddy run would.
@@ -271,14 +257,17 @@ func (s *Stauth) checkedCopy() (*Stauth, error) {
 // Validate checks the settings that do not come from secrets.toml.
 func (s *Stauth) Validate() error {
 	seen := map[string]string{}
-	for key, path := range s.ownPaths() {
-		if !strings.HasPrefix(path, "/") {
-			return fmt.Errorf("stauth: %s %q must be a path starting with /", key, path)
+	for _, e := range s.endpointList() {
+		if e.setting == "redirect_uri" {
+			continue // checked with secrets.toml
 		}
-		if other, dup := seen[path]; dup {
-			return fmt.Errorf("stauth: %s and %s are both %s; give each its own path", key, other, path)
+		if !strings.HasPrefix(e.path, "/") {
+			return fmt.Errorf("stauth: %s %q must be a path starting with /", e.setting, e.path)
 		}
-		seen[path] = key
+		if other, dup := seen[e.path]; dup {
+			return fmt.Errorf("stauth: %s and %s are both %s; give each its own path", other, e.setting, e.path)
+		}
+		seen[e.path] = e.setting
 	}
 	if s.SessionTTL < caddy.Duration(time.Minute) {
 		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))

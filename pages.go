@@ -5,9 +5,37 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/json"
 	"html/template"
 	"net/http"
+	"slices"
+	"strings"
 )
+
+// allowMethods answers 405 unless the request uses one of methods.
+func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	if slices.Contains(methods, r.Method) {
+		return true
+	}
+	setAuthHeaders(w.Header())
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	return false
+}
+
+// redirect answers 303 See Other to a target stauth built or checked.
+func redirect(w http.ResponseWriter, target string) error {
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusSeeOther)
+	return nil
+}
+
+// writeJSON answers v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
 
 //go:embed pages/page.html pages/page.css
 var pageFiles embed.FS

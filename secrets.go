@@ -3,12 +3,9 @@ package stauth
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -57,20 +54,6 @@ type providerConfig struct {
 	redirectURI string
 }
 
-// secretsError is a problem in secrets.toml, naming the file and section.
-type secretsError struct {
-	file    string
-	section string
-	msg     string
-}
-
-func (e *secretsError) Error() string {
-	if e.section == "" {
-		return e.file + ": " + e.msg
-	}
-	return fmt.Sprintf("%s: [%s]: %s", e.file, e.section, e.msg)
-}
-
 // providerKeys are the keys of a provider section; the first three are required.
 var providerKeys = []string{"client_id", "client_secret", "server_metadata_url", "client_kwargs", "display_name"}
 
@@ -89,57 +72,6 @@ func loadSecrets(path string) (*secrets, error) {
 	}
 	return parseSecrets(path, string(data))
 }
-
-func readError(path string, err error) error {
-	hint := "check the path given to stauth"
-	if wd, wdErr := os.Getwd(); wdErr == nil && !strings.HasPrefix(path, "/") {
-		hint += " (a relative path is read from Caddy's working directory, " + wd + ")"
-	}
-	if errors.Is(err, os.ErrPermission) {
-		hint = "let the user running Caddy read it (and nobody else: chmod 600)"
-	}
-	return &secretsError{file: path, msg: fmt.Sprintf("cannot read the secrets file: %v; %s", errors.Unwrap(err), hint)}
-}
-
-// quoted matches a double-quoted fragment of a TOML error message, which may
-// hold part of a secret written without quotes.
-var quoted = regexp.MustCompile(`"[^"]*"`)
-
-// redactTOML removes from a TOML parser message what may be part of a
-// secret: quoted fragments, and every word of the value on the offending
-// line (the parser shows a number out of range unquoted, for instance).
-func redactTOML(msg, text string, line int) string {
-	msg = quoted.ReplaceAllString(msg, `"…"`)
-	lines := strings.Split(text, "\n")
-	if line < 1 || line > len(lines) {
-		return msg
-	}
-	_, value, _ := strings.Cut(lines[line-1], "=")
-	for _, word := range strings.Fields(msg) {
-		if w := strings.Trim(word, `"'.,:;()`); len(w) >= 3 && strings.Contains(value, w) {
-			msg = strings.ReplaceAll(msg, w, "…")
-		}
-	}
-	return msg
-}
-
-// keyOnLine names the key that a line of TOML sets, as " (key)", when the
-// line is a plain key = value.
-func keyOnLine(text string, line int) string {
-	lines := strings.Split(text, "\n")
-	if line < 1 || line > len(lines) {
-		return ""
-	}
-	key, _, found := strings.Cut(lines[line-1], "=")
-	key = strings.TrimSpace(key)
-	if !found || !bareKey.MatchString(key) {
-		return ""
-	}
-	return " (" + key + ")"
-}
-
-// bareKey matches a TOML key that needs no quotes, dotted or not.
-var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 
 // parseSecrets validates the TOML text of a secrets file named file.
 func parseSecrets(file, text string) (*secrets, error) {
@@ -284,40 +216,6 @@ func (p *secretsParser) checkRedirectURI(section, raw string) {
 	if err != nil {
 		p.fail(section, "redirect_uri %s %v", shownURL(raw), err)
 	}
-}
-
-// checkWebURL checks that u is an absolute http or https URL with a host and
-// no user name or password.
-func checkWebURL(u *url.URL) error {
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return errors.New("must be an absolute URL starting with https:// (or http:// on this machine)")
-	case u.Host == "":
-		return errors.New("has no host")
-	case u.User != nil:
-		return errors.New("must not hold a user name or password")
-	}
-	return nil
-}
-
-// isLoopback tells whether u's host is this machine.
-func isLoopback(u *url.URL) bool {
-	host := u.Hostname()
-	if ip := net.ParseIP(host); ip != nil {
-		return ip.IsLoopback()
-	}
-	return host == "localhost" || strings.HasSuffix(host, ".localhost")
-}
-
-// shownURL is a URL as an error message may quote it: without a password.
-func shownURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return strconv.Quote(u.Redacted())
-	}
-	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
-		return strconv.Quote("…" + raw[at:])
-	}
-	return strconv.Quote(raw)
 }
 
 // allProviders reads the unnamed provider of [auth] and every [auth.NAME].

@@ -6,7 +6,105 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/BurntSushi/toml"
 )
+
+// FuzzParseSecrets feeds secrets.toml text, with SECRET replaced by a
+// secret value, to parseSecrets: it must never panic, and its error must
+// never show the value of client_secret, cookie_secret or
+// cookie_secret_previous.
+func FuzzParseSecrets(f *testing.F) {
+	seeds := []string{
+		"[auth]\nredirect_uri = \"https://app.example/oauth2callback\"\ncookie_secret = \"SECRET\"\nclient_id = \"c\"\nclient_secret = \"SECRET\"\nserver_metadata_url = \"https://op.example/.well-known/openid-configuration\"\n",
+		"[auth]\nredirect_uri = \"https://app.example/oauth2callback\"\ncookie_secret = \"SECRET\"\n[auth.google]\nclient_id = \"c\"\nclient_secret = SECRET\nserver_metadata_url = \"https://accounts.google.com/.well-known/openid-configuration\"\n",
+		"[auth]\ncookie_secret = 'SECRET'\nclient_secret = \"\"\"SECRET\"\"\"\n",
+		"[auth]\ncookie_secret = \"SECRET\nclient_secret = \"x\"\n",
+		"[auth]\ncookie_secret = \"SECRET\"\ncookie_secret_previous = [\"SECRET\", 1]\n",
+		"[auth]\ncookie_secret = \"SECRET\"\ncookie_secret = \"SECRET\"\n",
+		"[auth]\ncookie_secret = SECRET-with-dashes\n",
+		"[auth]\nclient_secret = { a = \"SECRET\" }\n",
+		"[auth]\nclient_secret = [\"SECRET\"]\n",
+		"[auth.\"SECRET\"]\nclient_secret = 1\n",
+		"auth = \"SECRET\"\n",
+		"[auth]\ncookie_secret = \"SECRET\\q\"\n",
+		"[auth]\ncookie_secret = 1979-05-27TSECRET\n",
+		"[auth]\ncookie_secret = 0xSECRET\n",
+		"[auth]\nclient_kwargs = { SECRET = [1] }\n",
+		"[auth]\nclient_secret = SECRET\n",
+	}
+	for _, s := range seeds {
+		f.Add(s, "s3cr3tValue9")
+		f.Add(s, "Q9xz7Lk2Pw")
+	}
+	f.Fuzz(func(t *testing.T, text, secret string) {
+		if len(text) > 4096 {
+			return
+		}
+		doc := strings.ReplaceAll(text, "SECRET", secret)
+		_, err := parseSecrets("secrets.toml", doc)
+		if err == nil {
+			return
+		}
+		msg := err.Error()
+		for _, value := range secretValues(doc, secret) {
+			if len(value) < 6 || !strings.Contains(msg, value) {
+				continue
+			}
+			// A value that is also a word of the message with the secret
+			// replaced (a key name, part of a URL) is not a leak.
+			neutral := strings.ReplaceAll(doc, value, "Zq7Zq7Zq7Zq7")
+			if _, nerr := parseSecrets("secrets.toml", neutral); nerr != nil && strings.Contains(nerr.Error(), value) {
+				continue
+			}
+			t.Fatalf("the error shows a secret value %q:\n%s\n--- secrets.toml:\n%s", value, msg, doc)
+		}
+	})
+}
+
+// secretValues are the values in secret positions of a secrets.toml: when it
+// parses, every client_secret, cookie_secret and cookie_secret_previous
+// string; when it does not, the substituted secret itself.
+func secretValues(doc, secret string) []string {
+	var parsed map[string]any
+	if _, err := toml.Decode(doc, &parsed); err != nil {
+		// Only plain ASCII letters and digits are unambiguous in a parse
+		// error; a shorter value could be a word of the message.
+		if len(secret) < 8 || strings.TrimFunc(secret, func(r rune) bool { return r < 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r)) }) != "" {
+			return nil
+		}
+		return []string{secret}
+	}
+	var out []string
+	var walk func(table map[string]any, depth int)
+	walk = func(table map[string]any, depth int) {
+		for key, value := range table {
+			switch v := value.(type) {
+			case map[string]any:
+				if depth < 3 {
+					walk(v, depth+1)
+				}
+			case string:
+				if key == "client_secret" || key == "cookie_secret" || key == "cookie_secret_previous" {
+					out = append(out, v)
+				}
+			case []any:
+				if key == "cookie_secret_previous" {
+					for _, item := range v {
+						if s, ok := item.(string); ok {
+							out = append(out, s)
+						}
+					}
+				}
+			}
+		}
+	}
+	if auth, ok := parsed["auth"].(map[string]any); ok {
+		walk(auth, 0)
+	}
+	return out
+}
 
 // Values that must never appear in an error message.
 const (

@@ -64,7 +64,7 @@ func TestCookieSizes(t *testing.T) {
 				}
 				idToken, hint := shape.idToken(), ""
 				if keepID {
-					hint = site.s.sealLogoutHint(sess.sub, idToken)
+					hint = site.s.cookies.sealLogoutHint(sess, idToken)
 				}
 				t.Logf("%-22s claims %5d B (deflated %v), payload %5d B, session %d cookie(s) of %v B (Set-Cookie), Cookie header %5d B on every request; logout hint %5d B",
 					name, len(sess.claims), sess.claimsDeflated, len(sess.encode()), len(set), rec, len(header), len(hint))
@@ -75,7 +75,7 @@ func TestCookieSizes(t *testing.T) {
 					t.Errorf("want one session cookie of at most %d bytes, got %v", c.oneCookieMax, rec)
 				}
 				// What the callback sealed opens, with the same identity.
-				back, _ := openSession(site.s.sessions, site.s.cookies.sessionValue(http.Header{"Cookie": {header}}), sessNow())
+				back, _ := site.s.cookies.openSession(chunkedValue(http.Header{"Cookie": {header}}, site.s.cookies.session), sessNow())
 				if back == nil || back.sub != sess.sub || claimText(back.allClaims()["name"]) != "Jane Doe" {
 					t.Fatalf("the sealed session does not open to the same identity")
 				}
@@ -164,7 +164,7 @@ func TestMemoryFlatAcrossSessions(t *testing.T) {
 		sess, _ := decodeSession(payload) // a copy of the template
 		sess.sub = "user-" + strconv.Itoa(i)
 		sess.email = sess.sub + "@example.com"
-		br.cookie = []string{site.s.cookies.session + "=" + site.s.sessions.seal(sess.encode())}
+		br.cookie = []string{site.s.cookies.session + "=" + site.s.cookies.sessions.seal(sess.encode())}
 		if err := site.s.ServeHTTP(br.w, br.next(), next); err != nil {
 			t.Fatal(err)
 		}

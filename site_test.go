@@ -35,10 +35,10 @@ const atkCookieSecret = "attack-test-cookie-secret-0123456789abcdef"
 const atkIdentityPage = `id={http.auth.user.id} email={http.auth.user.email} name={http.auth.user.name} ` +
 	`logged_in={http.auth.user.is_logged_in} provider={http.auth.user.provider} cookie=[{http.request.header.Cookie}]`
 
-// atkSite is a Caddy with stauth, on http://localhost:PORT, whose site
+// testSite is a Caddy with stauth, on http://localhost:PORT, whose site
 // block has no host matcher (http://:PORT), so forged Host headers reach
 // stauth.
-type atkSite struct {
+type testSite struct {
 	URL      string // http://localhost:PORT
 	Port     int
 	Redirect string // redirect_uri
@@ -47,8 +47,8 @@ type atkSite struct {
 	OP *hostileop.Provider
 }
 
-// atkOptions sets up a site.
-type atkOptions struct {
+// siteOptions sets up a site.
+type siteOptions struct {
 	// behaviour is the initial behaviour of the (single, unnamed) provider.
 	behaviour hostileop.Behaviour
 	// providers, when set, are named providers ([auth.NAME]) instead.
@@ -69,11 +69,11 @@ type atkOptions struct {
 	handler string
 }
 
-// newAtkSite starts a hostile provider (unless given) and a Caddy.
-func newAtkSite(t *testing.T, o atkOptions) *atkSite {
+// newTestSite starts a hostile provider (unless given) and a Caddy.
+func newTestSite(t *testing.T, o siteOptions) *testSite {
 	t.Helper()
 	port := testcaddy.FreePort(t)
-	s := &atkSite{URL: fmt.Sprintf("http://localhost:%d", port), Port: port}
+	s := &testSite{URL: fmt.Sprintf("http://localhost:%d", port), Port: port}
 	s.Redirect = s.URL + "/oauth2callback"
 	if o.redirectURI != "" {
 		s.Redirect = o.redirectURI
@@ -125,11 +125,28 @@ http://:%d {
 	return s
 }
 
-// atkBrowser is a browser with its own cookie jar that never follows a
+// sealer returns the sealer of the site's cookies for purpose, keyed from
+// secret.
+func (s *testSite) sealer(t testing.TB, purpose, secret string) *sealer {
+	u := mustParseURL(t, s.Redirect)
+	return mustSiteSealer(t, purpose, u.Scheme+"://"+u.Host, secret)
+}
+
+// jar returns a cookie jar like the site's.
+func (s *testSite) jar(t testing.TB) *cookieJar {
+	u := mustParseURL(t, s.Redirect)
+	jar, err := newCookieJar(jarConfig{secrets: []string{atkCookieSecret}, site: u.Scheme + "://" + u.Host, ttl: DefaultSessionTTL, logoutPath: DefaultLogoutPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jar
+}
+
+// testBrowser is a browser with its own cookie jar that never follows a
 // redirect by itself.
-type atkBrowser struct {
+type testBrowser struct {
 	t    *testing.T
-	site *atkSite
+	site *testSite
 	jar  *cookiejar.Jar
 	c    *http.Client
 	// ctx, when set, bounds every request (see withContext).
@@ -137,13 +154,13 @@ type atkBrowser struct {
 }
 
 // browser returns a new browser reporting to t.
-func (s *atkSite) browser(t *testing.T) *atkBrowser {
+func (s *testSite) browser(t *testing.T) *testBrowser {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
-	return &atkBrowser{t: t, site: s, jar: jar, c: &http.Client{
+	return &testBrowser{t: t, site: s, jar: jar, c: &http.Client{
 		Jar:           jar,
 		Transport:     tr,
 		Timeout:       time.Minute,
@@ -152,7 +169,7 @@ func (s *atkSite) browser(t *testing.T) *atkBrowser {
 }
 
 // in returns the browser reporting to t (a subtest).
-func (b *atkBrowser) in(t *testing.T) *atkBrowser {
+func (b *testBrowser) in(t *testing.T) *testBrowser {
 	c := *b
 	c.t = t
 	return &c
@@ -160,20 +177,20 @@ func (b *atkBrowser) in(t *testing.T) *atkBrowser {
 
 // withContext returns the browser with its requests bound to ctx: a request
 // still unanswered when ctx ends fails the test.
-func (b *atkBrowser) withContext(ctx context.Context) *atkBrowser {
+func (b *testBrowser) withContext(ctx context.Context) *testBrowser {
 	c := *b
 	c.ctx = ctx
 	return &c
 }
 
-// atkResp is a response with its body read.
-type atkResp struct {
+// testResp is a response with its body read.
+type testResp struct {
 	*http.Response
 	Body string
 }
 
 // abs resolves a site path (or returns an absolute URL unchanged).
-func (s *atkSite) abs(target string) string {
+func (s *testSite) abs(target string) string {
 	if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") {
 		return target
 	}
@@ -182,13 +199,13 @@ func (s *atkSite) abs(target string) string {
 
 // get requests target as a browser navigation (Accept: text/html), with
 // extra headers as name, value pairs ("Host" sets the Host header).
-func (b *atkBrowser) get(target string, headers ...string) *atkResp {
+func (b *testBrowser) get(target string, headers ...string) *testResp {
 	b.t.Helper()
 	return b.do(http.MethodGet, target, append([]string{"Accept", "text/html,application/xhtml+xml"}, headers...)...)
 }
 
 // do sends one request and reads the answer.
-func (b *atkBrowser) do(method, target string, headers ...string) *atkResp {
+func (b *testBrowser) do(method, target string, headers ...string) *testResp {
 	b.t.Helper()
 	ctx := b.ctx
 	if ctx == nil {
@@ -231,12 +248,12 @@ func (b *atkBrowser) do(method, target string, headers ...string) *atkResp {
 	if err != nil {
 		b.t.Fatalf("%s %s: reading the body: %v", method, target, err)
 	}
-	return &atkResp{Response: resp, Body: string(body)}
+	return &testResp{Response: resp, Body: string(body)}
 }
 
 // startLogin opens the login endpoint (path with its query) and returns the
 // authorization request stauth redirects to.
-func (b *atkBrowser) startLogin(path string, headers ...string) *url.URL {
+func (b *testBrowser) startLogin(path string, headers ...string) *url.URL {
 	b.t.Helper()
 	resp := b.get(path, headers...)
 	if resp.StatusCode != http.StatusSeeOther {
@@ -251,7 +268,7 @@ func (b *atkBrowser) startLogin(path string, headers ...string) *url.URL {
 
 // authorize visits the provider's authorization endpoint and returns the
 // callback URL the provider sends the browser back to.
-func (b *atkBrowser) authorize(authURL *url.URL) *url.URL {
+func (b *testBrowser) authorize(authURL *url.URL) *url.URL {
 	b.t.Helper()
 	resp := b.get(authURL.String())
 	if resp.StatusCode != http.StatusFound {
@@ -265,14 +282,14 @@ func (b *atkBrowser) authorize(authURL *url.URL) *url.URL {
 }
 
 // logIn runs a login from path to the callback's answer.
-func (b *atkBrowser) logIn(path string) *atkResp {
+func (b *testBrowser) logIn(path string) *testResp {
 	b.t.Helper()
 	return b.get(b.authorize(b.startLogin(path)).String())
 }
 
 // mustLogIn logs in from path and checks the login ends with a 303 to want
 // and sets a session.
-func (b *atkBrowser) mustLogIn(path, want string) {
+func (b *testBrowser) mustLogIn(path, want string) {
 	b.t.Helper()
 	resp := b.logIn(path)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
@@ -289,7 +306,7 @@ func isSessionCookie(name string) bool {
 }
 
 // setsSession tells whether the response sets (not deletes) a session cookie.
-func setsSession(resp *atkResp) bool {
+func setsSession(resp *testResp) bool {
 	for _, c := range resp.Cookies() {
 		if isSessionCookie(c.Name) && c.MaxAge >= 0 && c.Value != "" {
 			return true
@@ -305,7 +322,7 @@ func isLoginCookie(name string) bool {
 
 // setsLoginCookie tells whether the response sets (not deletes) a login
 // transaction cookie, that is, whether it starts a login.
-func setsLoginCookie(resp *atkResp) bool {
+func setsLoginCookie(resp *testResp) bool {
 	for _, c := range resp.Cookies() {
 		if isLoginCookie(c.Name) && c.MaxAge >= 0 && c.Value != "" {
 			return true
@@ -315,7 +332,7 @@ func setsLoginCookie(resp *atkResp) bool {
 }
 
 // deletes tells whether the response deletes the named cookie.
-func deletes(resp *atkResp, name string) bool {
+func deletes(resp *testResp, name string) bool {
 	for _, c := range resp.Cookies() {
 		if c.Name == name && c.MaxAge < 0 {
 			return true
@@ -325,7 +342,7 @@ func deletes(resp *atkResp, name string) bool {
 }
 
 // sessionCookies are the session cookies the browser holds for the site.
-func (b *atkBrowser) sessionCookies() []*http.Cookie {
+func (b *testBrowser) sessionCookies() []*http.Cookie {
 	var out []*http.Cookie
 	for _, c := range b.jar.Cookies(mustParseURL(b.t, b.site.URL)) {
 		if isSessionCookie(c.Name) {
@@ -336,7 +353,7 @@ func (b *atkBrowser) sessionCookies() []*http.Cookie {
 }
 
 // cookie returns the value of the named cookie the browser holds.
-func (b *atkBrowser) cookie(name string) string {
+func (b *testBrowser) cookie(name string) string {
 	for _, c := range b.jar.Cookies(mustParseURL(b.t, b.site.URL)) {
 		if c.Name == name {
 			return c.Value
@@ -346,7 +363,7 @@ func (b *atkBrowser) cookie(name string) string {
 }
 
 // setCookies replaces the browser's cookies for the site by name.
-func (b *atkBrowser) setCookies(cookies ...*http.Cookie) {
+func (b *testBrowser) setCookies(cookies ...*http.Cookie) {
 	for _, c := range cookies {
 		if c.Path == "" {
 			c.Path = "/"
@@ -356,7 +373,7 @@ func (b *atkBrowser) setCookies(cookies ...*http.Cookie) {
 }
 
 // clearSession removes the browser's session cookies.
-func (b *atkBrowser) clearSession() {
+func (b *testBrowser) clearSession() {
 	var gone []*http.Cookie
 	for _, c := range b.sessionCookies() {
 		gone = append(gone, &http.Cookie{Name: c.Name, Path: "/", MaxAge: -1})
@@ -374,7 +391,7 @@ func mustParseURL(t testing.TB, raw string) *url.URL {
 }
 
 // user returns the user JSON the browser gets.
-func (b *atkBrowser) user() map[string]any {
+func (b *testBrowser) user() map[string]any {
 	b.t.Helper()
 	resp := b.do(http.MethodGet, "/auth/user", "Accept", "application/json")
 	var user map[string]any
@@ -386,7 +403,7 @@ func (b *atkBrowser) user() map[string]any {
 
 // assertLoggedOut proves the browser has no session: the user JSON says
 // so, an API call gets 401, a page load is sent to log in.
-func (b *atkBrowser) assertLoggedOut() {
+func (b *testBrowser) assertLoggedOut() {
 	b.t.Helper()
 	if user := b.user(); user["is_logged_in"] != false || len(user) != 1 {
 		b.t.Errorf("not logged out: /auth/user says %v", user)
@@ -401,7 +418,7 @@ func (b *atkBrowser) assertLoggedOut() {
 
 // assertLoggedInAs proves the identity reaches the next handler and returns
 // the page.
-func (b *atkBrowser) assertLoggedInAs(sub string) string {
+func (b *testBrowser) assertLoggedInAs(sub string) string {
 	b.t.Helper()
 	resp := b.get("/private")
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Body, "id="+sub+" ") || !strings.Contains(resp.Body, "logged_in=true") {
@@ -413,7 +430,7 @@ func (b *atkBrowser) assertLoggedInAs(sub string) string {
 // assertRefused checks a refused callback or login: a status in
 // [lo, hi], an HTML page of stauth's (not a 500, no internals), no session
 // cookie set, and the browser not logged in afterwards.
-func (b *atkBrowser) assertRefused(resp *atkResp, lo, hi int) {
+func (b *testBrowser) assertRefused(resp *testResp, lo, hi int) {
 	b.t.Helper()
 	if resp.StatusCode < lo || resp.StatusCode > hi {
 		b.t.Errorf("status %s, want %d..%d (page: %q)", resp.Status, lo, hi, pageTitle(resp.Body))
@@ -431,7 +448,7 @@ func (b *atkBrowser) assertRefused(resp *atkResp, lo, hi int) {
 }
 
 // assertStauthPage checks the headers every stauth page carries.
-func assertStauthPage(t *testing.T, resp *atkResp) {
+func assertStauthPage(t *testing.T, resp *testResp) {
 	t.Helper()
 	h := resp.Header
 	if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
@@ -442,7 +459,7 @@ func assertStauthPage(t *testing.T, resp *atkResp) {
 
 // assertAuthHeaders checks the headers of every auth response (DESIGN:
 // no-store; pages not framed, no Referer sent on).
-func assertAuthHeaders(t *testing.T, resp *atkResp) {
+func assertAuthHeaders(t *testing.T, resp *testResp) {
 	t.Helper()
 	h := resp.Header
 	if h.Get("Cache-Control") != "no-store" {
