@@ -161,6 +161,7 @@ func Start(o Options) (*Provider, error) {
 	// --sqa-opt-out: Hydra would otherwise send telemetry to ory.sh.
 	p.cmd = exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
 	p.cmd.Env = env
+	dieWithParent(p.cmd)
 	p.cmd.Stdout, p.cmd.Stderr = io.Discard, io.Discard
 	if o.Log != nil {
 		p.cmd.Stdout, p.cmd.Stderr = o.Log, o.Log
