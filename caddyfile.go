@@ -17,7 +17,11 @@ func init() {
 // parseCaddyfile reads the stauth directive. Its first argument may be a
 // matcher (* or @name); a path matcher is refused because the secrets path
 // may itself start with /. With a matcher, the route also matches stauth's
-// own endpoints, so a login can finish whatever the matcher covers.
+// own endpoints, so a login can finish whatever the matcher covers, and a
+// second, passive stauth takes every other request: it challenges nobody,
+// but strips stauth's cookies and sets the placeholders, so that an app
+// outside the matcher never receives a replayable session or a placeholder
+// left as literal text.
 func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
 	h.Next()
 	args := h.RemainingArgs()
@@ -48,16 +52,20 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		return nil, h.Errf("%v", err)
 	}
 	routes := h.NewRoute(matcher, s)
-	if matcher != nil {
-		route := routes[0].Value.(caddyhttp.Route)
-		var endpoints caddyhttp.MatchPath
-		for _, e := range checked.endpointList() {
-			endpoints = append(endpoints, e.path)
-		}
-		route.MatcherSetsRaw = append(route.MatcherSetsRaw, caddy.ModuleMap{"path": h.JSON(endpoints)})
-		routes[0].Value = route
+	if matcher == nil {
+		return routes, nil
 	}
-	return routes, nil
+	var endpoints caddyhttp.MatchPath
+	for _, e := range checked.endpointList() {
+		endpoints = append(endpoints, e.path)
+	}
+	gated := routes[0].Value.(caddyhttp.Route)
+	gated.MatcherSetsRaw = append(gated.MatcherSetsRaw, caddy.ModuleMap{"path": h.JSON(endpoints)})
+	routes[0].Value = gated
+	passive := *s
+	passive.Passive = true
+	outside := h.NewRoute(caddy.ModuleMap{"not": h.JSON(gated.MatcherSetsRaw)}, &passive)
+	return append(routes, outside...), nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:

@@ -177,7 +177,9 @@ func TestCaddyfileExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Caddyfile.example does not adapt: %v", err)
 	}
-	if n := strings.Count(string(cfg), `"handler":"stauth"`); n != 4 {
-		t.Fatalf("Caddyfile.example has %d stauth handlers after adapting, want 4", n)
+	// Four directives; the one with a matcher adds a passive stauth for
+	// the requests outside it.
+	if n, passive := strings.Count(string(cfg), `"handler":"stauth"`), strings.Count(string(cfg), `"passive":true`); n != 5 || passive != 1 {
+		t.Fatalf("Caddyfile.example has %d stauth handlers (%d passive) after adapting, want 5 (1 passive)", n, passive)
 	}
 }

@@ -13,6 +13,9 @@ import (
 
 // ServeHTTP answers stauth's own endpoints and gates every other request.
 func (s *Stauth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if s.Passive {
+		return s.identify(w, r, next)
+	}
 	if e, req := s.endpointFor(r); e != nil {
 		return e.serve(w, req)
 	}
@@ -65,7 +68,13 @@ func (s *Stauth) endpointFor(r *http.Request) (*endpoint, *http.Request) {
 // in the placeholders, and stops the others.
 func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	cookiesBefore := len(w.Header()["Set-Cookie"])
 	sess := s.currentSession(w, r)
+	if len(w.Header()["Set-Cookie"]) > cookiesBefore {
+		// A re-sealed or deleted session rides on the next handler's
+		// response: no shared cache may keep it for the next user.
+		w = privateResponse(w)
+	}
 	s.cookies.stripOwn(r.Header)
 	switch {
 	case sess == nil && s.Anonymous:
@@ -76,6 +85,21 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 		return s.forbidden(w, r, sess)
 	default:
 		repl.Map(s.placeholders(sess))
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// identify passes every request on, with stauth's cookies stripped and the
+// placeholders set to the user of a valid session the rules let in, or
+// logged out. It writes nothing and calls no provider.
+func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	sess, _, _ := s.cookies.readSession(r, time.Now())
+	s.cookies.stripOwn(r.Header)
+	if s.bound(sess) && s.rules.allows(sess) {
+		repl.Map(s.placeholders(sess))
+	} else {
+		repl.Map(loggedOutPlaceholders)
 	}
 	return next.ServeHTTP(w, r)
 }
@@ -93,10 +117,13 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		s.cookies.deleteSession(w, r)
 		return nil
 	}
-	renewed, ok := s.renewTokens(r.Context(), sess)
-	if !ok {
-		s.cookies.deleteSession(w, r)
-		return nil
+	renewed := false
+	if s.rules.allows(sess) { // a user the rules keep out never costs a refresh
+		var ok bool
+		if renewed, ok = s.renewTokens(r.Context(), sess); !ok {
+			s.cookies.deleteSession(w, r)
+			return nil
+		}
 	}
 	if stale || renewed {
 		if err := s.cookies.writeSession(w, r, sess); err != nil {

@@ -19,12 +19,13 @@ func (s *Stauth) logoutIDToken(r *http.Request, sess *session) string {
 }
 
 // serveLogout ends the session, and at the provider too when it supports
-// RP-initiated logout. A cross-site request gets a confirmation page instead.
+// RP-initiated logout. A request that is not the user's own gets a
+// confirmation page instead.
 func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 		return nil
 	}
-	if isCrossSite(r) || r.Method == http.MethodHead {
+	if r.Method == http.MethodHead || !isDeliberateLogout(r) {
 		return writePage(w, http.StatusOK, page{
 			Title:        "Sign out?",
 			Paragraphs:   []string{"Confirm that you want to sign out of this site."},
@@ -35,17 +36,43 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	s.cookies.deleteSession(w, r)
 	s.cookies.deleteLogoutHint(w)
 	setAuthHeaders(w.Header())
-	target := "/"
+	target, idToken := "/", ""
 	if sess != nil && s.providers[sess.provider] != nil {
 		p := s.providers[sess.provider]
 		if d, err := p.discover(r.Context()); err == nil && d.endSession != "" {
 			if postLogout, err := s.redirectURI(r, p); err == nil {
-				target = p.endSessionURL(d, s.logoutIDToken(r, sess), postLogout)
+				idToken = s.logoutIDToken(r, sess)
+				target = p.endSessionURL(d, idToken, postLogout)
 			}
 		}
 		s.logger.Info("logout", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	}
+	if idToken != "" {
+		// The ID token travels in the provider's URL, as RP-Initiated
+		// Logout's GET has it; sent in a page rather than in a Location
+		// header, it stays out of Caddy's access log.
+		return writePage(w, http.StatusOK, page{
+			Title:      "Signing you out…",
+			Paragraphs: []string{"You are being signed out at the sign-in service too."},
+			Refresh:    target,
+			Links:      []link{{Href: target, Label: "Continue", Primary: true}},
+		})
+	}
 	return redirect(w, target)
+}
+
+// isDeliberateLogout tells whether a logout request is the user's own: a
+// POST from this site (Fetch Metadata, or Origin from a browser without
+// it), or a GET that is a top-level navigation typed by the user or from a
+// page of this origin. An image, a script, a frame or another site's link
+// get the confirmation page instead, whatever the browser.
+func isDeliberateLogout(r *http.Request) bool {
+	if r.Method == http.MethodPost {
+		return !isCrossSite(r)
+	}
+	site := r.Header.Get("Sec-Fetch-Site")
+	return r.Header.Get("Sec-Fetch-Mode") == "navigate" && r.Header.Get("Sec-Fetch-Dest") == "document" &&
+		(site == "same-origin" || site == "none")
 }
 
 // isCrossSite tells whether a request comes from another site: Fetch

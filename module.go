@@ -16,7 +16,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
-	"golang.org/x/sync/singleflight"
 )
 
 func init() {
@@ -61,6 +60,13 @@ type Stauth struct {
 	// of sending them to log in. The placeholders then say is_logged_in false.
 	Anonymous bool `json:"anonymous,omitempty"`
 
+	// Passive makes this stauth challenge nobody and answer no endpoint: it
+	// only strips stauth's cookies and sets the placeholders to the user of
+	// a valid session that the allow rules let in, or logged out. The
+	// Caddyfile adapter adds a passive stauth for the requests outside a
+	// stauth matcher; write one in JSON config for the same effect.
+	Passive bool `json:"passive,omitempty"`
+
 	// AllowEmails, when set, lets in only users whose email is listed, as
 	// user@example.com or *@example.com (that domain, not its subdomains).
 	// Matching ignores case; an email with email_verified false never matches.
@@ -84,7 +90,7 @@ type Stauth struct {
 	logger        *zap.Logger
 	client        *http.Client
 	cancel        context.CancelFunc
-	refreshes     *singleflight.Group
+	refresher     *refresher
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -134,7 +140,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	for _, e := range s.endpointList() {
 		s.endpoints[e.path] = e
 	}
-	s.refreshes = new(singleflight.Group)
+	s.refresher = newRefresher()
 	s.setUpProviders(ctx)
 	return nil
 }
@@ -206,6 +212,9 @@ func (s *Stauth) setUpProviders(ctx caddy.Context) {
 		p := newProvider(clientCtx, pc, sharesCallback(s.secrets.providers, pc), s.logger)
 		s.providers[pc.name] = p
 		s.providerOrder = append(s.providerOrder, p)
+		if s.Passive {
+			continue // it never talks to providers
+		}
 		go func() {
 			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil && !s.misconfigured(p, err) {
 				s.logger.Warn("provider not reachable yet; stauth will try again at the next login", zap.Error(err))

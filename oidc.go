@@ -224,11 +224,15 @@ func (p *provider) mergeUserinfo(ctx context.Context, d *discovered, id *identit
 	return nil
 }
 
-// refresh redeems a refresh token for a new access token (OpenID Connect Core
+// refreshTokens redeems a refresh token for a new access token (OpenID Connect Core
 // 1.0 §12). A new ID token, when sent, must name the same subject.
-func (p *provider) refresh(ctx context.Context, d *discovered, sess *session) (*oauth2.Token, error) {
+func (p *provider) refreshTokens(ctx context.Context, refreshToken, sub string) (*oauth2.Token, error) {
+	d, err := p.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ctx = p.withClient(ctx)
-	token, err := d.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: sess.refreshToken, Expiry: time.Unix(1, 0)}).Token()
+	token, err := d.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)}).Token()
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +241,7 @@ func (p *provider) refresh(ctx context.Context, d *discovered, sess *session) (*
 		if err != nil {
 			return nil, err
 		}
-		if idt.Subject != sess.sub {
+		if idt.Subject != sub {
 			return nil, errors.New("the refreshed ID token names another subject")
 		}
 	}

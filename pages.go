@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // allowMethods answers 405 unless the request uses one of methods.
@@ -72,6 +74,8 @@ type page struct {
 	Links []link
 	// LogoutAction, when set, shows a sign-out button posting there.
 	LogoutAction string
+	// Refresh, when set, is where the page sends the browser at once.
+	Refresh string
 }
 
 // link is a button-styled link.
@@ -106,3 +110,19 @@ func writePage(w http.ResponseWriter, status int, p page) error {
 	_, err := w.Write(buf.Bytes())
 	return err
 }
+
+// privateResponse makes the response unstorable by shared caches whatever
+// the next handler says (an upstream's Cache-Control: public, s-maxage, or a
+// CDN's own cache header), for a response that carries a cookie of stauth's.
+func privateResponse(w http.ResponseWriter) http.ResponseWriter {
+	return caddyhttp.NewResponseRecorder(w, nil, func(_ int, h http.Header) bool {
+		h.Set("Cache-Control", "private, no-store")
+		for _, name := range cdnCacheHeaders {
+			h.Del(name)
+		}
+		return false // stream the response; only its header changes
+	})
+}
+
+// cdnCacheHeaders are cache headers that CDNs obey over Cache-Control.
+var cdnCacheHeaders = []string{"Surrogate-Control", "CDN-Cache-Control", "Cloudflare-CDN-Cache-Control"}

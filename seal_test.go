@@ -1,10 +1,13 @@
 package stauth
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/argon2"
 )
 
 func mustSealer(t testing.TB, purpose string, secrets ...string) *sealer {
@@ -72,5 +75,30 @@ func TestSealerPreviousSecret(t *testing.T) {
 	}
 	if _, stale, ok := rotated.open(rotated.seal([]byte("x"))); !ok || stale {
 		t.Fatalf("a cookie of the current secret: stale=%v ok=%v", stale, ok)
+	}
+}
+
+// TestMasterKeyIsArgon2id: cookie keys come from the secret through
+// Argon2id (RFC 9106's second recommended settings), so a sealed value does
+// not let anyone test guesses of the secret quickly; it is derived once per
+// secret and process.
+func TestMasterKeyIsArgon2id(t *testing.T) {
+	secret := "argon2-test-secret-5f0d1c2b3a4e"
+	want := argon2.IDKey([]byte(secret), kdfSalt, 3, 64*1024, 2, 32)
+	got := masterKey(secret)
+	if !bytes.Equal(got, want) {
+		t.Fatal("the master key is not Argon2id(t=3, m=64 MiB, p=2) of the secret")
+	}
+	if again := masterKey(secret); &again[0] != &got[0] {
+		t.Fatal("the master key was derived twice")
+	}
+}
+
+// BenchmarkMasterKey measures the start-up cost of one cookie secret (the
+// derivation is cached, so the cache is bypassed here).
+func BenchmarkMasterKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = argon2.IDKey([]byte("3f9c1a7be2d84c6f0a5e1d2c3b4a59687f6e5d4c3b2a19080f1e2d3c4b5a6978"), kdfSalt, kdfTime, kdfMemory, kdfThreads, 32)
 	}
 }

@@ -11,9 +11,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// minSecretLength is the shortest cookie_secret accepted.
-const minSecretLength = 16
-
 // defaultProviderName names the unnamed provider of [auth], as Streamlit does.
 const defaultProviderName = "default"
 
@@ -182,8 +179,12 @@ func (p *secretsParser) shared(auth map[string]any) {
 		if i > 0 {
 			key = "cookie_secret_previous"
 		}
-		if p.err == nil && len(s) < minSecretLength {
-			p.fail("auth", "%s is too short: use at least %d characters of randomness, e.g. the output of `openssl rand -hex 32`", key, minSecretLength)
+		problem, warning := checkCookieSecret(key, s)
+		if p.err == nil && problem != "" {
+			p.fail("auth", "%s", problem)
+		}
+		if warning != "" {
+			p.warn("auth", "%s", warning)
 		}
 	}
 	for _, t := range p.strList("auth", auth, "expose_tokens") {

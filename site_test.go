@@ -12,12 +12,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -140,6 +142,28 @@ func (s *testSite) jar(t testing.TB) *cookieJar {
 		t.Fatal(err)
 	}
 	return jar
+}
+
+// sameOriginNavigation are the Fetch Metadata headers of a browser
+// following a link of the site itself.
+var sameOriginNavigation = []string{"Sec-Fetch-Site", "same-origin", "Sec-Fetch-Mode", "navigate", "Sec-Fetch-Dest", "document"}
+
+// refreshPattern finds the target of a page's meta refresh.
+var refreshPattern = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`)
+
+// logoutTarget is where a logout answer sends the browser: the Location of
+// a 303, or the meta refresh of the "Signing you out" page (which keeps the
+// ID token out of Location headers).
+func logoutTarget(t testing.TB, status int, location, body string) *url.URL {
+	t.Helper()
+	if status == http.StatusSeeOther {
+		return mustParseURL(t, location)
+	}
+	m := refreshPattern.FindStringSubmatch(body)
+	if status != http.StatusOK || m == nil {
+		t.Fatalf("logout answered %d with neither a redirect nor a refresh", status)
+	}
+	return mustParseURL(t, html.UnescapeString(m[1]))
 }
 
 // testBrowser is a browser with its own cookie jar that never follows a

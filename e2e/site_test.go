@@ -2,10 +2,14 @@ package e2e
 
 import (
 	"fmt"
+	"html"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -143,6 +147,38 @@ func get(t *testing.T, client *http.Client, url, accept string) *http.Response {
 	}
 	resp.Body.Close()
 	return resp
+}
+
+// refreshPattern finds the target of a page's meta refresh.
+var refreshPattern = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`)
+
+// logOut presses the page's sign-out button (a POST from the site) and
+// returns where stauth sends the browser: the Location of a 303, or the
+// meta refresh of its "Signing you out" page, which carries an ID token.
+func logOut(t *testing.T, client *http.Client, siteURL string) *url.URL {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, siteURL+"/auth/logout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err := noRedirects(client).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	target := resp.Header.Get("Location")
+	if m := refreshPattern.FindSubmatch(body); resp.StatusCode == http.StatusOK && m != nil {
+		target = html.UnescapeString(string(m[1]))
+	} else if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout answered %s, want a redirect or a refresh", resp.Status)
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // logIn logs the demo user in, starting at path, and returns the page body.
