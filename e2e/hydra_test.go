@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -211,10 +210,9 @@ func TestHydraLogout(t *testing.T) {
 	if err := json.Unmarshal(doc["end_session_endpoint"], &endSession); err != nil || endSession == "" {
 		t.Fatalf("hydra's discovery document has no end_session_endpoint: %s", doc["end_session_endpoint"])
 	}
-	resp := get(t, client, s.URL+"/auth/logout", "text/html")
-	end, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(end.String(), endSession+"?") {
-		t.Fatalf("logout: %s to %q, want 303 to %s", resp.Status, resp.Header.Get("Location"), endSession)
+	end := logOut(t, client, s.URL)
+	if !strings.HasPrefix(end.String(), endSession+"?") {
+		t.Fatalf("logout sends the browser to %q, want %s", end, endSession)
 	}
 	q := end.Query()
 	if q.Get("id_token_hint") == "" || q.Get("client_id") != "stauth" || q.Get("post_logout_redirect_uri") != s.URL+"/oauth2callback" {
