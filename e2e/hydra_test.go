@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -64,9 +65,27 @@ func (s *hydraSite) logIn(t *testing.T, client *http.Client, path string) string
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != s.URL+path {
-		t.Fatalf("login ended at %s with %s, want %s with 200 OK:\n%s", resp.Request.URL, resp.Status, s.URL+path, body)
+		t.Fatalf("login ended at %s with %s, want %s with 200 OK:\n%s", withoutSecrets(resp.Request.URL), resp.Status, s.URL+path, body)
 	}
 	return string(body)
+}
+
+// withoutSecrets shows a URL for a test log: its query keeps only the
+// parameters that carry no code, token or state (error, error_description,
+// client_id, post_logout_redirect_uri) and the names of the others.
+func withoutSecrets(u *url.URL) string {
+	shown := url.Values{}
+	for name, values := range u.Query() {
+		switch name {
+		case "error", "error_description", "client_id", "post_logout_redirect_uri":
+			shown[name] = values
+		default:
+			shown[name] = []string{"…"}
+		}
+	}
+	v := *u
+	v.RawQuery = shown.Encode()
+	return v.String()
 }
 
 // wantIdentity is the page's text for Hydra's demo user, before the access
@@ -212,11 +231,11 @@ func TestHydraLogout(t *testing.T) {
 	}
 	end := logOut(t, client, s.URL)
 	if !strings.HasPrefix(end.String(), endSession+"?") {
-		t.Fatalf("logout sends the browser to %q, want %s", end, endSession)
+		t.Fatalf("logout sends the browser to %s, want %s", withoutSecrets(end), endSession)
 	}
 	q := end.Query()
 	if q.Get("id_token_hint") == "" || q.Get("client_id") != "stauth" || q.Get("post_logout_redirect_uri") != s.URL+"/oauth2callback" {
-		t.Fatalf("logout at hydra lacks id_token_hint, client_id or post_logout_redirect_uri: %v", q)
+		t.Fatalf("logout at hydra lacks id_token_hint, client_id or post_logout_redirect_uri: %s", withoutSecrets(end))
 	}
 	if len(s.sessionCookies(t, client)) != 0 {
 		t.Fatal("the session cookie survived logout")
