@@ -2,6 +2,7 @@ package stauth
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,4 +95,35 @@ func scalarText(v any) (string, bool) {
 		return strconv.FormatBool(v), true
 	}
 	return "", false
+}
+
+// openProviders are providers whose accounts anyone can make, by host and
+// path prefix of server_metadata_url, with who can log in through them.
+var openProviders = []struct{ host, pathPrefix, who string }{
+	{"accounts.google.com", "/", "anyone with a Google account"},
+	{"login.microsoftonline.com", "/common/", "anyone with a Microsoft account"},
+	{"login.microsoftonline.com", "/organizations/", "anyone with a Microsoft work or school account"},
+	{"login.microsoftonline.com", "/consumers/", "anyone with a personal Microsoft account"},
+	{"login.microsoftonline.com", "/9188040d-6c67-4c5b-b112-36a304b66dad/", "anyone with a personal Microsoft account"},
+	{"gitlab.com", "/", "anyone with a GitLab.com account"},
+}
+
+// openTo says who can log in through a provider when anyone can make an
+// account there ("" when it is a provider of one organisation).
+func openTo(metadataURL string) string {
+	u, err := url.Parse(metadataURL)
+	if err != nil {
+		return ""
+	}
+	for _, open := range openProviders {
+		if strings.EqualFold(u.Hostname(), open.host) && strings.HasPrefix(u.Path, open.pathPrefix) {
+			return open.who
+		}
+	}
+	return ""
+}
+
+// empty tells whether there is no rule, so every logged-in user passes.
+func (a accessRules) empty() bool {
+	return len(a.emails) == 0 && len(a.domains) == 0 && len(a.claims) == 0
 }

@@ -88,10 +88,12 @@ func (j *cookieJar) pruneLogins(w http.ResponseWriter, r *http.Request, now time
 		created int64
 	}
 	var live []pending
+	var seen []string // each name is judged once, however often it was sent
 	scanCookies(r.Header, func(name, value string) bool {
-		if !strings.HasPrefix(name, j.loginPrefix) {
+		if !strings.HasPrefix(name, j.loginPrefix) || slices.Contains(seen, name) {
 			return true
 		}
+		seen = append(seen, name)
 		if tx, ok := j.openLogin(value, now); ok {
 			live = append(live, pending{name, tx.Created})
 		} else {
@@ -209,9 +211,11 @@ func (j *cookieJar) setSession(w http.ResponseWriter, r *http.Request, sealed st
 
 // deleteSession deletes the request's session cookies, except keep.
 func (j *cookieJar) deleteSession(w http.ResponseWriter, r *http.Request, keep ...string) {
+	done := slices.Clone(keep) // each name is deleted once, however often it was sent
 	scanCookies(r.Header, func(name, _ string) bool {
-		if chunkIndex(j.session, name) >= 0 && !slices.Contains(keep, name) {
+		if chunkIndex(j.session, name) >= 0 && !slices.Contains(done, name) {
 			j.set(w, name, "", -1)
+			done = append(done, name)
 		}
 		return true
 	})

@@ -129,6 +129,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	if s.rules, err = newAccessRules(s.AllowEmails, s.AllowClaims); err != nil {
 		return err
 	}
+	s.warnAboutOpenProviders()
 	site := parseRedirect(s.secrets.redirectURI)
 	if s.cookies, err = newCookieJar(jarConfig{
 		secrets: s.secrets.cookieSecrets, site: site.Scheme + "://" + site.Host,
@@ -170,6 +171,20 @@ func (s *Stauth) warnAboutFile() {
 	if len(s.secrets.cookieSecrets[0]) < 32 {
 		s.logger.Warn("cookie_secret is shorter than 32 characters: Streamlit's login links (st.login) cannot be verified with it, since HS256 needs a 256-bit key; make one with `openssl rand -hex 32`",
 			zap.String("file", s.SecretsFile))
+	}
+}
+
+// warnAboutOpenProviders warns when a provider lets in anyone who makes an
+// account there and no allow rule narrows it down.
+func (s *Stauth) warnAboutOpenProviders() {
+	if !s.rules.empty() || s.Passive {
+		return
+	}
+	for _, pc := range s.secrets.providers {
+		if who := openTo(pc.metadataURL); who != "" {
+			s.logger.Warn("this site has no allow rule, so "+who+" can log in through this provider; limit it with allow_emails (e.g. *@example.com) or allow_claim (e.g. allow_claim hd example.com for Google Workspace)",
+				zap.String("file", s.SecretsFile), zap.String("section", "["+pc.section+"]"))
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -33,20 +34,24 @@ func readError(path string, err error) error {
 	return &secretsError{file: path, msg: fmt.Sprintf("cannot read the secrets file: %v; %s", errors.Unwrap(err), hint)}
 }
 
-// quoted matches a double-quoted fragment of a TOML error message, which may
+// quoted matches a quoted fragment of a TOML error message (double quotes,
+// or single quotes around more than a character or an escape), which may
 // hold part of a secret written without quotes.
-var quoted = regexp.MustCompile(`"[^"]*"`)
+var quoted = regexp.MustCompile(`"[^"]*"|'[^']{3,}'`)
 
 // redactTOML removes from a TOML parser message what may be part of a
 // secret: quoted fragments, and every word of the value on the offending
-// line (the parser shows a number out of range unquoted, for instance).
+// line (of the whole line when it is not key = value) (the parser shows a number out of range unquoted, for instance).
 func redactTOML(msg, text string, line int) string {
 	msg = quoted.ReplaceAllString(msg, `"…"`)
 	lines := strings.Split(text, "\n")
 	if line < 1 || line > len(lines) {
 		return msg
 	}
-	_, value, _ := strings.Cut(lines[line-1], "=")
+	key, value, found := strings.Cut(lines[line-1], "=")
+	if !found {
+		value = key // a line without = may be a secret pasted on its own
+	}
 	for _, word := range strings.Fields(msg) {
 		if w := strings.Trim(word, `"'.,:;()`); len(w) >= 3 && strings.Contains(value, w) {
 			msg = strings.ReplaceAll(msg, w, "…")
@@ -56,7 +61,7 @@ func redactTOML(msg, text string, line int) string {
 }
 
 // keyOnLine names the key that a line of TOML sets, as " (key)", when the
-// line is a plain key = value.
+// line is a plain key = value and the key is one of the schema's.
 func keyOnLine(text string, line int) string {
 	lines := strings.Split(text, "\n")
 	if line < 1 || line > len(lines) {
@@ -64,11 +69,8 @@ func keyOnLine(text string, line int) string {
 	}
 	key, _, found := strings.Cut(lines[line-1], "=")
 	key = strings.TrimSpace(key)
-	if !found || !bareKey.MatchString(key) {
-		return ""
+	if !found || !(slices.Contains(providerKeys, key) || slices.Contains(sharedKeys, key)) {
+		return "" // any other text could be a secret pasted where a key goes
 	}
 	return " (" + key + ")"
 }
-
-// bareKey matches a TOML key that needs no quotes, dotted or not.
-var bareKey = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)

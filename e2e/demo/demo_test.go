@@ -1,10 +1,13 @@
 package demo
 
 import (
+	"html"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -75,7 +78,18 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// stauth hands the provider's logout URL, which carries the ID token,
+	// to the browser in a page that refreshes to it.
+	if m := regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=([^"]*)">`).FindSubmatch(body); m != nil {
+		req, _ := http.NewRequest(http.MethodGet, html.UnescapeString(string(m[1])), nil)
+		req.Header.Set("Accept", "text/html")
+		if resp, err = client.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
 	if resp.Request.URL.Path != "/login/username" {
 		t.Fatalf("after signing out the browser is at %s (%s), want the provider's login page", resp.Request.URL, resp.Status)
 	}
