@@ -4,7 +4,22 @@
 # demo runs a local development OpenID provider and Caddy with stauth in
 # front of a page; it prints the URL and the demo credentials.
 demo:
-	cd e2e && go run ./cmd/demo
+	go -C e2e build -o artifacts/bin/demo ./cmd/demo
+	e2e/artifacts/bin/demo
+
+# dev-provider runs the development OpenID provider alone, for trying stauth
+# on your own Caddyfile with no account: REDIRECT_URI is your site's
+# redirect_uri, or several separated by spaces or commas, as in
+#   make dev-provider REDIRECT_URI=http://localhost:9080/oauth2callback
+# It serves on localhost:9998 (DEV_PROVIDER_PORT=N for another port), prints
+# the [auth] section to paste into secrets.toml and the demo user, and stops
+# on Ctrl-C. It runs as a built binary, not with `go run` (which exits 1 on
+# Ctrl-C), so that make reports no error then.
+REDIRECT_URI ?=
+.PHONY: dev-provider
+dev-provider:
+	go -C e2e build -o artifacts/bin/devprovider ./cmd/devprovider
+	e2e/artifacts/bin/devprovider $(REDIRECT_URI)
 
 # test runs everything CI runs: formatting and vet, the plugin's tests, the
 # end-to-end tests (real Caddy, real providers, Chromium), and short fuzzing.
@@ -17,7 +32,7 @@ lint:
 
 # The cost tests count allocations and live heap, which the race detector
 # changes: they run again without it.
-COST_TESTS = ^(TestCookieSizes|TestGateAllocations|TestMemoryFlatAcrossSessions)$$
+COST_TESTS = ^(TestCookieSizes|TestGateAllocations|TestMemoryFlatAcrossSessions|TestRevocationMemory|TestRevokedAllocations|TestRewriteStreamlitCookiesAllocs)$$
 unit:
 	go test -race -count=1 ./...
 	go test -count=1 -run='$(COST_TESTS)' .
@@ -32,6 +47,7 @@ fuzz:
 	go test -run='^$$' -fuzz='^FuzzOpenSession$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzSafeReturnTo$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzParseSecrets$$' -fuzztime=$(FUZZTIME) .
+	go test -run='^$$' -fuzz='^FuzzRewriteStreamlitCookies$$' -fuzztime=$(FUZZTIME) .
 
 # bench runs the Go benchmarks and the load test against plain Caddy.
 bench:

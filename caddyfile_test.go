@@ -120,6 +120,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"allow_emails empty", "stauth " + good + " {\n\tallow_emails\n}", "stauth: allow_emails needs at least one email"},
 		{"bad duration", "stauth " + good + " {\n\tsession_ttl forever\n}", `stauth: session_ttl "forever" is not a duration`},
 		{"bad secrets", "stauth " + bad, "[auth]: client_secret is missing"},
+		{"guessable cookie_secret (review item 6)", "stauth " + writeTestSecrets(t, strings.Replace(validAuth, testCookieSecret, "CompanyName2024!", 1)), "[auth]: cookie_secret is easy to guess"},
 		{"missing secrets", "stauth /nonexistent/secrets.toml", "/nonexistent/secrets.toml: cannot read the secrets file"},
 		{"relative login path", "stauth " + good + " {\n\tlogin_path login\n}", `stauth: login_path "login" must be a path starting with /`},
 		{"short session", "stauth " + good + " {\n\tsession_ttl 30s\n}", "stauth: session_ttl 30s is too short; use at least 1m"},

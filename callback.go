@@ -37,6 +37,9 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 			reason: "no login transaction cookie matches the callback's state (expired, replayed, or started in another browser or on another host)",
 		})
 	}
+	if providerErr == "invalid_request" && tx.DefaultPrompt {
+		return s.retryWithoutDefaultPrompt(w, r, tx)
+	}
 	if providerErr != "" {
 		return s.providerErrorPage(w, tx, providerErr, q.Get("error_description"))
 	}
@@ -103,7 +106,11 @@ func (s *Stauth) completeLogin(r *http.Request, tx *loginTransaction, q url.Valu
 // the tokens that are exposed.
 func (s *Stauth) newSession(p *provider, id *identity) (*session, error) {
 	now := time.Now()
-	sess := &session{provider: p.name, binding: p.binding, issued: now.Unix(), expires: now.Add(time.Duration(s.SessionTTL)).Unix()}
+	sess := &session{
+		provider: p.name, binding: p.binding, id: string(randomBytes(sessionIDSize)),
+		issued: now.Unix(), lastUsed: now.Unix(), expires: now.Add(time.Duration(s.SessionTTL)).Unix(),
+	}
+	sess.sid, _ = id.claims["sid"].(string)
 	if err := sess.setClaims(id.claims); err != nil {
 		return nil, err
 	}
@@ -169,6 +176,20 @@ func (s *Stauth) retryURL(tx *loginTransaction) string {
 		return s.LoginPath
 	}
 	return s.loginURL(tx.Provider, tx.ReturnTo)
+}
+
+// retryWithoutDefaultPrompt starts a login again, once, when the provider
+// refused a login that carried stauth's default prompt (ORY Hydra refuses
+// select_account): a default never breaks a login. The prompt is not sent
+// to this provider again.
+func (s *Stauth) retryWithoutDefaultPrompt(w http.ResponseWriter, r *http.Request, tx *loginTransaction) error {
+	p := s.providers[tx.Provider]
+	if p == nil {
+		return s.providerErrorPage(w, tx, "invalid_request", "")
+	}
+	p.promptRefused.Store(true)
+	s.logger.Warn("the provider refused the default prompt "+p.defaultPrompt+"; logging in again without it (set client_kwargs.prompt to choose one)", zap.String("provider", p.name))
+	return s.startLogin(w, r, p, tx.ReturnTo)
 }
 
 // providerErrorPage shows the error a provider sent back (RFC 6749 §4.1.2.1)

@@ -27,6 +27,12 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 		s.logger.Info("login refused", zap.Error(err))
 		return writePage(w, http.StatusBadRequest, s.unknownProviderPage(choice, returnTo))
 	}
+	return s.startLogin(w, r, p, returnTo)
+}
+
+// startLogin sends the browser to the provider with a new login
+// transaction, which returns to returnTo.
+func (s *Stauth) startLogin(w http.ResponseWriter, r *http.Request, p *provider, returnTo string) error {
 	d, err := p.discover(r.Context())
 	if err != nil {
 		return s.unavailablePage(w, p, returnTo, err)
@@ -36,12 +42,13 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.warnOnOtherHost(r, redirectURI)
+	now := time.Now()
 	tx := &loginTransaction{
 		State: randomToken(), Nonce: randomToken(), Verifier: randomToken(),
 		Provider: p.name, Binding: p.binding, Issuer: d.issuer, RedirectURI: redirectURI, ReturnTo: returnTo,
-		Created: time.Now().Unix(),
+		DefaultPrompt: p.sendsDefaultPrompt(d), Created: now.Unix(),
 	}
-	s.cookies.writeLogin(w, r, tx, time.Now())
+	s.cookies.writeLogin(w, r, tx, now)
 	setAuthHeaders(w.Header())
 	return redirect(w, p.authCodeURL(d, tx))
 }
@@ -147,5 +154,8 @@ type loginTransaction struct {
 	Issuer      string `json:"i"`
 	RedirectURI string `json:"u"`
 	ReturnTo    string `json:"r"`
-	Created     int64  `json:"c"`
+	// DefaultPrompt tells that the login sent stauth's default prompt,
+	// which a provider may refuse (see serveCallback).
+	DefaultPrompt bool  `json:"d,omitempty"`
+	Created       int64 `json:"c"`
 }

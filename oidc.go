@@ -24,7 +24,20 @@ func (p *provider) authCodeURL(d *discovered, tx *loginTransaction) string {
 	for _, kv := range p.authParams {
 		opts = append(opts, oauth2.SetAuthURLParam(kv[0], kv[1]))
 	}
+	if tx.DefaultPrompt {
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", p.defaultPrompt))
+	}
 	return cfg.AuthCodeURL(tx.State, opts...)
+}
+
+// sendsDefaultPrompt tells whether a login sends Streamlit's default prompt:
+// not when client_kwargs sets one, when the provider's metadata lists the
+// prompts it supports without it, or after the provider refused it.
+func (p *provider) sendsDefaultPrompt(d *discovered) bool {
+	if p.defaultPrompt == "" || p.promptRefused.Load() {
+		return false
+	}
+	return d.promptValues == nil || slices.Contains(d.promptValues, p.defaultPrompt)
 }
 
 // identity is a verified login: its claims and tokens.
@@ -110,6 +123,9 @@ func (p *provider) exchange(ctx context.Context, d *discovered, tx *loginTransac
 		return nil, badAnswer("code exchange: " + err.Error())
 	}
 	id, err := p.verifyIDToken(ctx, d, token, tx.Nonce)
+	if err == nil {
+		err = p.checkStrength(id.claims, time.Unix(tx.Created, 0), time.Now())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +208,43 @@ func (p *provider) checkIDTokenClaims(idt *oidc.IDToken) error {
 		return refuse("ID token rejected: it has no iat")
 	case time.Until(idt.IssuedAt) > maxClockSkew:
 		return refuse("ID token rejected: its iat is in the future")
+	}
+	return nil
+}
+
+// strengthSkew is the clock difference allowed between Caddy and the
+// provider when auth_time is checked.
+const strengthSkew = time.Minute
+
+// promptLoginWindow is how long before the login started its
+// authentication may have happened with prompt = "login", allowing for
+// clocks: the provider must have asked the user again.
+const promptLoginWindow = 2 * time.Minute
+
+// checkStrength checks that the login is as strong as client_kwargs asked
+// (OpenID Connect Core 1.0 §3.1.2.1, §5.5.1.1): acr one of acr_values,
+// auth_time within max_age, and after the login's start with prompt login.
+// A user who strips these from the authorization request is refused.
+func (p *provider) checkStrength(claims map[string]any, started, now time.Time) error {
+	if len(p.acrValues) > 0 {
+		acr, _ := claims["acr"].(string)
+		if !slices.Contains(p.acrValues, acr) {
+			return refuse("ID token rejected: its acr %q is not one of the acr_values %v that client_kwargs requires", acr, p.acrValues)
+		}
+	}
+	if !p.hasMaxAge && !p.promptLogin {
+		return nil
+	}
+	authTime, ok := claims["auth_time"].(float64)
+	if !ok {
+		return refuse("ID token rejected: it has no auth_time, which client_kwargs' max_age or prompt = \"login\" requires")
+	}
+	at := time.Unix(int64(authTime), 0)
+	if p.hasMaxAge && now.Sub(at) > p.maxAge+strengthSkew {
+		return refuse("ID token rejected: the user authenticated %s ago, more than client_kwargs' max_age of %s", now.Sub(at).Round(time.Second), p.maxAge)
+	}
+	if p.promptLogin && at.Before(started.Add(-promptLoginWindow)) {
+		return refuse("ID token rejected: the user authenticated at %s, before this login started, although client_kwargs' prompt = \"login\" asks the provider to authenticate again", at.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

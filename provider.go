@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -50,6 +51,10 @@ type provider struct {
 	sharedRedirect bool
 	logger         *zap.Logger
 
+	// promptRefused is set once the provider refused stauth's default
+	// prompt: it is no longer sent.
+	promptRefused atomic.Bool
+
 	mu       sync.Mutex
 	found    *discovered
 	inflight *discovery
@@ -73,6 +78,9 @@ type discovered struct {
 	hasUserinfo      bool
 	endSession       string
 	issParamRequired bool
+	// promptValues are the prompts the provider lists as supported; nil
+	// when it does not say.
+	promptValues []string
 }
 
 // providerMetadata is the part of the discovery document stauth reads.
@@ -86,6 +94,7 @@ type providerMetadata struct {
 	SigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
 	TokenAuthMethods       []string `json:"token_endpoint_auth_methods_supported"`
 	IssParameterSupported  bool     `json:"authorization_response_iss_parameter_supported"`
+	PromptValuesSupported  []string `json:"prompt_values_supported"`
 	ResponseTypesSupported []string `json:"response_types_supported"`
 }
 
@@ -285,6 +294,7 @@ func (p *provider) checkMetadata(meta *providerMetadata) (*discovered, error) {
 		hasUserinfo:      meta.UserinfoEndpoint != "",
 		endSession:       meta.EndSessionEndpoint,
 		issParamRequired: meta.IssParameterSupported,
+		promptValues:     meta.PromptValuesSupported,
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -44,6 +45,15 @@ type providerConfig struct {
 	// authParams are the extra authorization request parameters (prompt and
 	// every client_kwargs key stauth does not own), sorted by key.
 	authParams [][2]string
+	// defaultPrompt is the prompt sent when client_kwargs sets none, and
+	// the provider accepts it; empty when client_kwargs sets one.
+	defaultPrompt string
+	// acrValues, maxAge (when hasMaxAge) and promptLogin are what the ID
+	// token must show when client_kwargs asks for them.
+	acrValues   []string
+	maxAge      time.Duration
+	hasMaxAge   bool
+	promptLogin bool
 	// tokenAuthMethod is client_secret_basic, client_secret_post or empty
 	// (chosen from the provider's metadata).
 	tokenAuthMethod string
@@ -57,9 +67,6 @@ var providerKeys = []string{"client_id", "client_secret", "server_metadata_url",
 // sharedKeys are the keys of [auth] that apply to every provider; a named
 // provider may hold only redirect_uri of them (see ownRedirectURI).
 var sharedKeys = []string{"redirect_uri", "cookie_secret", "cookie_secret_previous", "expose_tokens"}
-
-// ownedAuthParams are authorization request parameters stauth sets itself.
-var ownedAuthParams = []string{"state", "nonce", "code_challenge", "redirect_uri", "response_type", "client_id", "response_mode"}
 
 // loadSecrets reads and validates the secrets file at path.
 func loadSecrets(path string) (*secrets, error) {
@@ -343,56 +350,5 @@ func (p *secretsParser) checkMetadataURL(section, raw string) {
 	}
 	if err != nil {
 		p.fail(section, "server_metadata_url %s %v", shownURL(raw), err)
-	}
-}
-
-// clientKwargs reads client_kwargs into the provider's authorization request
-// settings.
-func (p *secretsParser) clientKwargs(section string, table map[string]any, pc *providerConfig) {
-	params := map[string]string{"prompt": "select_account"}
-	if raw, ok := table["client_kwargs"]; ok {
-		kwargs, ok := raw.(map[string]any)
-		if !ok {
-			p.fail(section, "client_kwargs must be a table, like client_kwargs = { prompt = \"login\" }")
-			return
-		}
-		for key, value := range kwargs {
-			s, ok := scalarText(value)
-			if !ok {
-				p.fail(section, "client_kwargs.%s must be a string, a number or a boolean", key)
-				continue
-			}
-			p.clientKwarg(section, pc, params, key, s)
-		}
-	}
-	for key, value := range params {
-		if value != "" {
-			pc.authParams = append(pc.authParams, [2]string{key, value})
-		}
-	}
-	slices.SortFunc(pc.authParams, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
-}
-
-// clientKwarg applies one client_kwargs entry.
-func (p *secretsParser) clientKwarg(section string, pc *providerConfig, params map[string]string, key, value string) {
-	switch {
-	case key == "scope":
-		if !slices.Contains(strings.Fields(value), "openid") {
-			p.fail(section, "client_kwargs.scope must include openid (it is %q)", value)
-		}
-		pc.scope = strings.Join(strings.Fields(value), " ")
-	case key == "token_endpoint_auth_method":
-		if value != "client_secret_basic" && value != "client_secret_post" {
-			p.fail(section, "client_kwargs.token_endpoint_auth_method must be client_secret_basic or client_secret_post")
-		}
-		pc.tokenAuthMethod = value
-	case key == "code_challenge_method":
-		if value != "S256" {
-			p.fail(section, "client_kwargs.code_challenge_method: stauth always uses PKCE with S256; remove this key")
-		}
-	case slices.Contains(ownedAuthParams, key) || strings.HasPrefix(key, "code_challenge"):
-		p.fail(section, "client_kwargs.%s is set by stauth itself for every login; remove it", key)
-	default:
-		params[key] = value
 	}
 }

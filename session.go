@@ -29,8 +29,14 @@ type session struct {
 	// binding identifies the provider's configuration that made the
 	// session (see provider.binding): a session opens only where the
 	// provider of that name is still the same one.
-	binding       string
+	binding string
+	// id is the session's own random 16 bytes, by which a logout revokes
+	// it; sid is the provider's session id (the ID token's sid), by which
+	// a back-channel logout does.
+	id            string
+	sid           string
 	issued        int64 // Unix seconds; the session ends session_ttl after it, even when session_ttl is lowered
+	lastUsed      int64 // Unix seconds; when a request last renewed the cookie (idle_timeout)
 	expires       int64 // Unix seconds; the session ends then whatever the browser does
 	accessExpires int64 // Unix seconds; 0 when unknown
 	sub           string
@@ -49,7 +55,7 @@ type session struct {
 	decoded    map[string]any
 }
 
-// Session payload format: a format byte, a flags byte, three varints and
+// Session payload format: a format byte, a flags byte, four varints and
 // length-prefixed strings, in this order.
 const (
 	sessionFormat       byte = 2
@@ -74,7 +80,8 @@ func (sess *session) encode() []byte {
 	b = binary.AppendVarint(b, sess.issued)
 	b = binary.AppendVarint(b, sess.expires)
 	b = binary.AppendVarint(b, sess.accessExpires)
-	for _, f := range [...]string{sess.provider, sess.binding, sess.sub, sess.email, sess.claims, sess.idToken, sess.accessToken, sess.refreshToken} {
+	b = binary.AppendVarint(b, sess.lastUsed)
+	for _, f := range [...]string{sess.provider, sess.binding, sess.id, sess.sid, sess.sub, sess.email, sess.claims, sess.idToken, sess.accessToken, sess.refreshToken} {
 		b = binary.AppendUvarint(b, uint64(len(f)))
 		b = append(b, f...)
 	}
@@ -96,14 +103,14 @@ func decodeSession(b []byte) (*session, bool) {
 		sess.emailVerified = strconv.FormatBool(flags&flagEmailVerified != 0)
 	}
 	pos := 2
-	for _, f := range [...]*int64{&sess.issued, &sess.expires, &sess.accessExpires} {
+	for _, f := range [...]*int64{&sess.issued, &sess.expires, &sess.accessExpires, &sess.lastUsed} {
 		v, n := binary.Varint(b[pos:])
 		if n <= 0 {
 			return nil, false
 		}
 		*f, pos = v, pos+n
 	}
-	for _, f := range [...]*string{&sess.provider, &sess.binding, &sess.sub, &sess.email, &sess.claims, &sess.idToken, &sess.accessToken, &sess.refreshToken} {
+	for _, f := range [...]*string{&sess.provider, &sess.binding, &sess.id, &sess.sid, &sess.sub, &sess.email, &sess.claims, &sess.idToken, &sess.accessToken, &sess.refreshToken} {
 		l, n := binary.Uvarint(b[pos:])
 		if n <= 0 || l > uint64(len(b)-pos-n) {
 			return nil, false
@@ -113,6 +120,9 @@ func decodeSession(b []byte) (*session, bool) {
 	}
 	return sess, pos == len(b)
 }
+
+// sessionIDSize is the length of a session's random id.
+const sessionIDSize = 16
 
 // separatedClaims are kept in their own session fields, outside the claims JSON.
 var separatedClaims = []string{"sub", "email", "email_verified"}

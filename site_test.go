@@ -9,6 +9,7 @@ package stauth
 // There is one Caddy per process: these tests never run in parallel.
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,6 +70,16 @@ type siteOptions struct {
 	body string
 	// handler, when set, replaces the respond line after stauth.
 	handler string
+	// kwargs is the unnamed provider's client_kwargs inline table body,
+	// such as: acr_values = "mfa".
+	kwargs string
+	// authExtra are more lines for [auth], such as expose_tokens.
+	authExtra string
+	// before are handler lines before stauth in the site's route.
+	before string
+	// matcher, when set, is a path pattern: stauth takes only the requests
+	// it matches (stauth @gated …).
+	matcher string
 }
 
 // newTestSite starts a hostile provider (unless given) and a Caddy.
@@ -81,7 +92,7 @@ func newTestSite(t *testing.T, o siteOptions) *testSite {
 		s.Redirect = o.redirectURI
 	}
 	var text strings.Builder
-	fmt.Fprintf(&text, "[auth]\nredirect_uri = %q\ncookie_secret = %q\n", s.Redirect, atkCookieSecret)
+	fmt.Fprintf(&text, "[auth]\nredirect_uri = %q\ncookie_secret = %q\n%s\n", s.Redirect, atkCookieSecret, o.authExtra)
 	switch {
 	case o.providers != nil:
 		names := make([]string, 0, len(o.providers))
@@ -101,6 +112,9 @@ func newTestSite(t *testing.T, o siteOptions) *testSite {
 	default:
 		s.OP = hostileop.New(t, hostileop.Config{Behaviour: o.behaviour})
 		fmt.Fprintf(&text, "client_id = %q\nclient_secret = %q\nserver_metadata_url = %q\n", s.OP.ClientID, s.OP.ClientSecret, s.OP.MetadataURL)
+		if o.kwargs != "" {
+			fmt.Fprintf(&text, "client_kwargs = { %s }\n", o.kwargs)
+		}
 	}
 	secretsPath := filepath.Join(t.TempDir(), "secrets.toml")
 	if err := os.WriteFile(secretsPath, []byte(text.String()), 0o600); err != nil {
@@ -114,16 +128,22 @@ func newTestSite(t *testing.T, o siteOptions) *testSite {
 	if o.handler != "" {
 		handler = o.handler
 	}
+	matcher := ""
+	if o.matcher != "" {
+		matcher = "@gated "
+	}
 	testcaddy.Load(t, testcaddy.Globals(t.TempDir(), port, testcaddy.FreePort(t))+fmt.Sprintf(`
 http://:%d {
+	@gated path %s
 	route {
-		stauth %s {
+		%s
+		stauth %s%s {
 			%s
 		}
 		%s
 	}
 }
-`, port, secretsPath, o.stauth, handler))
+`, port, cmp.Or(o.matcher, "/never-matched"), o.before, matcher, secretsPath, o.stauth, handler))
 	return s
 }
 

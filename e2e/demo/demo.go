@@ -7,8 +7,6 @@
 package demo
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -94,12 +92,12 @@ func (d *Demo) start(cfg Config) error {
 		return fmt.Errorf("%w (choose another port with -provider-port)", err)
 	}
 
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
+	secret, err := devop.CookieSecret()
+	if err != nil {
 		return err
 	}
 	secrets := filepath.Join(dir, "secrets.toml")
-	if err := os.WriteFile(secrets, []byte(SecretsTOML(redirectURI, hex.EncodeToString(secret), d.Provider)), 0o600); err != nil {
+	if err := os.WriteFile(secrets, []byte(SecretsTOML(redirectURI, secret, d.Provider)), 0o600); err != nil {
 		return err
 	}
 	site := filepath.Join(dir, "site")
@@ -142,14 +140,7 @@ func (d *Demo) Close() error {
 
 // SecretsTOML is the demo's secrets.toml: Streamlit's schema, one provider.
 func SecretsTOML(redirectURI, cookieSecret string, p *devop.Provider) string {
-	return fmt.Sprintf(`# The demo's secrets.toml, in Streamlit's schema (.streamlit/secrets.toml).
-[auth]
-redirect_uri = %q
-cookie_secret = %q   # a fresh random one per run: openssl rand -hex 32
-client_id = %q
-client_secret = %q
-server_metadata_url = %q
-`, redirectURI, cookieSecret, p.ClientID, p.ClientSecret, p.MetadataURL)
+	return "# The demo's secrets.toml, in Streamlit's schema (.streamlit/secrets.toml).\n" + p.AuthSection(redirectURI, cookieSecret)
 }
 
 // Caddyfile is the demo's Caddyfile: stauth in front of the page, which

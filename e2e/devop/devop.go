@@ -44,8 +44,9 @@ type Options struct {
 	// ClientID and ClientSecret name the one confidential client; default
 	// "stauth" and "stauth-dev-secret".
 	ClientID, ClientSecret string
-	// RedirectURIs are the client's registered redirect URIs; they are also
-	// accepted as post-logout redirect URIs.
+	// RedirectURIs are the client's registered redirect URIs, absolute http
+	// or https URLs; they are also accepted as post-logout redirect URIs.
+	// Start refuses one that is not.
 	RedirectURIs []string
 	// Users can log in; default: DemoUser.
 	Users []User
@@ -70,6 +71,9 @@ type Provider struct {
 // Start runs a development provider until Close.
 func Start(o Options) (*Provider, error) {
 	o = withDefaults(o)
+	if err := checkRedirectURIs(o.RedirectURIs); err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("devop: listening on %s: %w", o.Addr, err)

@@ -1,0 +1,95 @@
+"""A stand-in for Streamlit 1.56 and older (Tornado server), for stauth's tests.
+
+Reads the identity the way Streamlit does: Tornado's signed cookie
+_streamlit_user (and _streamlit_user_tokens), at most 31 days old, joined from
+_streamlit_user_1..N when the main cookie holds "chunks-N".
+
+usage: tornado_app.py PORT COOKIE_SECRET [BASE_PATH]
+  <base>/_stcore/health   "ok"
+  <base>/_stcore/whoami   GET: the identity as JSON
+  <base>/_stcore/stream   WebSocket: sends the identity as one JSON message
+The identity: {"user": payload or null, "tokens": payload or null,
+"origin": the request's Origin header or null}.
+Listens on 127.0.0.1 only; prints "ready <port>" once listening.
+"""
+
+import asyncio
+import json
+import re
+import sys
+
+import tornado.web
+import tornado.websocket
+
+CHUNKS = re.compile(rb"chunks-(\d+)")
+
+
+def read_cookie(handler, name):
+    """One signed cookie: get_signed_cookie (Tornado 6.3+) or get_secure_cookie."""
+    get = getattr(handler, "get_signed_cookie", None) or handler.get_secure_cookie
+    return get(name, max_age_days=31)
+
+
+def read_chunked(handler, name):
+    """A cookie as Streamlit reads it, joining chunks-N from name_1..name_N."""
+    value = read_cookie(handler, name)
+    if value is None:
+        return None
+    m = CHUNKS.match(value)
+    if m is None:
+        return value
+    parts = [read_cookie(handler, "%s_%d" % (name, i + 1)) for i in range(int(m.group(1)))]
+    if any(p is None for p in parts):
+        return None
+    return b"".join(parts)
+
+
+def identity(handler):
+    def load(name):
+        raw = read_chunked(handler, name)
+        return None if raw is None else json.loads(raw)
+
+    return {
+        "user": load("_streamlit_user"),
+        "tokens": load("_streamlit_user_tokens"),
+        "origin": handler.request.headers.get("Origin"),
+    }
+
+
+class Health(tornado.web.RequestHandler):
+    def get(self):
+        self.write("ok")
+
+
+class WhoAmI(tornado.web.RequestHandler):
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(identity(self)))
+
+
+class Stream(tornado.websocket.WebSocketHandler):
+    def check_origin(self, origin):
+        return True  # reported back instead, for the test to check
+
+    def open(self):
+        self.write_message(json.dumps(identity(self)))
+
+
+async def main():
+    port, secret = int(sys.argv[1]), sys.argv[2]
+    base = "/" + sys.argv[3].strip("/") if len(sys.argv) > 3 and sys.argv[3].strip("/") else ""
+    app = tornado.web.Application(
+        [
+            (base + "/_stcore/health", Health),
+            (base + "/_stcore/whoami", WhoAmI),
+            (base + "/_stcore/stream", Stream),
+        ],
+        cookie_secret=secret,
+    )
+    app.listen(port, address="127.0.0.1")
+    print("ready", port, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
