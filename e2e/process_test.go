@@ -13,12 +13,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stauth/caddy-stauth/e2e/internal/goenv"
 )
 
 // buildCaddy builds the repository's cmd/caddy (Caddy's standard modules
@@ -36,32 +37,13 @@ func buildCaddy(t *testing.T) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = ".." // the repository root: the plugin's module
-	cmd.Env = goCommandEnv()
+	cmd.Env = goenv.Env()
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	t.Logf("built cmd/caddy in %s", time.Since(start).Round(100*time.Millisecond))
 	return bin
-}
-
-// goCommandEnv is the environment for the go command. TestMain points HOME
-// and the XDG directories at a temp dir, which would give the go command an
-// empty module and build cache; it gets the real home back.
-func goCommandEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		switch name {
-		case "HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME":
-			continue
-		}
-		env = append(env, kv)
-	}
-	if u, err := user.Current(); err == nil && u.HomeDir != "" {
-		env = append(env, "HOME="+u.HomeDir)
-	}
-	return env
 }
 
 // caddyProcess is a `caddy run` child process.
