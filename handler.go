@@ -53,16 +53,13 @@ func (s *Stauth) endpointList() []endpoint {
 // reads; a request rewritten to an endpoint's path is answered as it is.
 func (s *Stauth) endpointFor(r *http.Request) (*endpoint, *http.Request) {
 	if orig := originalURL(r); orig != r.URL {
-		if e, ok := s.endpoints[orig.Path]; ok {
+		if e := s.endpoints[orig.Path]; e != nil {
 			asked := *r
 			asked.URL = orig
-			return &e, &asked
+			return e, &asked
 		}
 	}
-	if e, ok := s.endpoints[r.URL.Path]; ok {
-		return &e, r
-	}
-	return nil, r
+	return s.endpoints[r.URL.Path], r
 }
 
 // gate lets a request with a valid session through, with the user's identity

@@ -98,7 +98,7 @@ type Stauth struct {
 	providers     map[string]*provider
 	providerOrder []*provider
 	cookies       *cookieJar
-	endpoints     map[string]endpoint
+	endpoints     map[string]*endpoint
 	bearer        *bearerVerifier
 	callbackPaths []string
 	rules         accessRules
@@ -152,9 +152,9 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	}); err != nil {
 		return err
 	}
-	s.endpoints = map[string]endpoint{}
+	s.endpoints = map[string]*endpoint{}
 	for _, e := range s.endpointList() {
-		s.endpoints[e.path] = e
+		s.endpoints[e.path] = &e
 	}
 	s.refresher = newRefresher()
 	s.setUpProviders(ctx)
