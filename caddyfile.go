@@ -78,6 +78,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    allow_emails <email|*@domain> ...    # default: every logged-in user; repeatable
 //	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
 //	    session_ttl  <duration>              # default 30d, at least 1m
+//	    streamlit_user <tornado|starlette>   # st.user for the Streamlit app behind: tornado ≤1.56, starlette ≥1.57
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -146,8 +147,15 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Errf("stauth: session_ttl %q is not a duration such as 12h or 30d", text)
 		}
 		s.SessionTTL = caddy.Duration(ttl)
+	case "streamlit_user":
+		if err := one(&s.StreamlitUser); err != nil {
+			return d.Errf("stauth: streamlit_user takes one value: tornado (Streamlit 1.56 and older) or starlette (1.57 and newer)")
+		}
+		if _, err := parseStreamlitUserFormat(s.StreamlitUser); err != nil {
+			return d.Errf("stauth: %v", err)
+		}
 	default:
-		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim and session_ttl", option)
+		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim, session_ttl and streamlit_user", option)
 	}
 	return nil
 }
