@@ -44,8 +44,11 @@ type streamlitMinter struct {
 	logger       *zap.Logger
 
 	mu    sync.Mutex
-	cache map[string]streamlitMint
+	cache map[streamlitMintKey]streamlitMint
 }
+
+// streamlitMintKey names a session's mint for one origin.
+type streamlitMintKey struct{ origin, id string }
 
 // streamlitMint is a minted Cookie header fragment and what it was minted
 // from, so that a refreshed token or an older session is minted again.
@@ -75,7 +78,7 @@ func (s *Stauth) setUpStreamlit() error {
 		exposeID:     s.secrets.exposeID,
 		exposeAccess: s.secrets.exposeAccess,
 		logger:       s.logger,
-		cache:        map[string]streamlitMint{},
+		cache:        map[streamlitMintKey]streamlitMint{},
 	}
 	if !strings.Contains(m.redirectURI, "{port}") {
 		if m.origin, err = streamlitOrigin(m.redirectURI); err != nil {
@@ -118,7 +121,7 @@ func (m *streamlitMinter) mint(r *http.Request, sess *session, now time.Time) st
 	if m.exposeAccess {
 		accessToken = sess.accessToken
 	}
-	key := origin + " " + sess.id
+	key := streamlitMintKey{origin, sess.id}
 	if sess.id != "" {
 		m.mu.Lock()
 		c, ok := m.cache[key]
@@ -146,7 +149,7 @@ func (m *streamlitMinter) mint(r *http.Request, sess *session, now time.Time) st
 
 // store caches a mint under key; when the cache is full it first drops the
 // mints too old to be handed out, then, if none was, any one.
-func (m *streamlitMinter) store(key string, c streamlitMint, now time.Time) {
+func (m *streamlitMinter) store(key streamlitMintKey, c streamlitMint, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.cache[key]; !ok && len(m.cache) >= streamlitMintCacheSize {

@@ -191,7 +191,7 @@ func TestStreamlitMintCache(t *testing.T) {
 		t.Error("a refreshed access token kept the old cookie")
 	}
 	for i := range 2 * streamlitMintCacheSize {
-		m.store(strconv.Itoa(i), streamlitMint{at: now}, now)
+		m.store(streamlitMintKey{"o", strconv.Itoa(i)}, streamlitMint{at: now}, now)
 	}
 	if n := len(m.cache); n > streamlitMintCacheSize {
 		t.Errorf("the cache holds %d mints, more than %d", n, streamlitMintCacheSize)
@@ -229,5 +229,43 @@ func TestStreamlitGateAllocations(t *testing.T) {
 	off, on := count(""), count("tornado")
 	if on != off {
 		t.Errorf("a request through the gate allocates %.0f times with streamlit_user, %.0f without", on, off)
+	}
+}
+
+// BenchmarkServeHTTPStreamlit is the gate of a logged-in Google user with
+// streamlit_user off and on: a page (the cost every request pays), the
+// WebSocket handshake with the cookie cached, and with it minted each time.
+func BenchmarkServeHTTPStreamlit(b *testing.B) {
+	for _, c := range []struct {
+		name, format, target string
+		uncached             bool
+	}{
+		{"off/page", "", "/app/reports", false},
+		{"tornado/page", "tornado", "/app/reports", false},
+		{"starlette/page", "starlette", "/app/reports", false},
+		{"off/handshake", "", "/app/_stcore/stream", false},
+		{"tornado/handshake-cached", "tornado", "/app/_stcore/stream", false},
+		{"starlette/handshake-cached", "starlette", "/app/_stcore/stream", false},
+		{"tornado/handshake-minted", "tornado", "/app/_stcore/stream", true},
+		{"starlette/handshake-minted", "starlette", "/app/_stcore/stream", true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			site, header := streamlitSite(b, c.format)
+			br := newBenchRequest("http://localhost:8080"+c.target, "_streamlit_xsrf=2|ab|cd|1800000000; "+header)
+			served := 0
+			next := caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error { served++; return nil })
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.uncached {
+					clear(site.s.streamlit.cache)
+				}
+				if err := site.s.ServeHTTP(br.w, br.next(), next); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if served != b.N {
+				b.Fatalf("%d of %d requests passed on", served, b.N)
+			}
+		})
 	}
 }
