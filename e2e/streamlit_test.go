@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/stauth/caddy-stauth/e2e/devop"
 	"github.com/stauth/caddy-stauth/e2e/streamlitapps"
 	"github.com/stauth/caddy-stauth/internal/testcaddy"
@@ -293,5 +295,38 @@ func TestStreamlitUserAnonymous(t *testing.T) {
 			s.stLogout(t, client)
 			loggedOut("after logout")
 		})
+	}
+}
+
+// TestBrowserStreamlitUser has Chromium use the Tornado stand-in under a
+// base path behind stauth: the page sends it to log in, then the page's
+// script opens the WebSocket at /app/_stcore/stream as Streamlit's
+// front-end does, and shows the user the app read there; the payload's
+// origin is the Origin Chromium sent. No _streamlit_user cookie ever
+// reaches the browser. The page's link to /app/auth/logout, a same-origin
+// navigation as st.logout() makes, signs out.
+func TestBrowserStreamlitUser(t *testing.T) {
+	chromiumPath(t)
+	s := startStreamlitSite(t, streamlitapps.Tornado, "/app", "", "")
+	c := newChrome(t)
+	b := c.tab("app")
+	b.open(s.URL+"/app/", "#username")
+	zitadelProvider.logIn(b)
+	b.waitFor("#received")
+	for sel, want := range map[string]string{"#email": devop.DemoUser.Email, "#name": "Dana Demo", "#provider": "default", "#origin": s.URL, "#browser-origin": s.URL} {
+		if got := b.text(chromedp.CSS(sel)); got != want {
+			t.Errorf("the page shows %s %q, want %q", sel, got, want)
+		}
+	}
+	if got := b.url(); got != s.URL+"/app/" {
+		t.Errorf("after the login the browser is at %s, want %s/app/", got, s.URL)
+	}
+	if names := b.cookieNames(s.URL, "_streamlit_user"); len(names) != 0 {
+		t.Errorf("the browser holds %v: stauth must send no Streamlit cookie to it", names)
+	}
+	b.click("#logout")
+	b.waitFor("#username")
+	if names := b.cookieNames(s.URL, "stauth_session"); len(names) != 0 {
+		t.Fatalf("after st.logout's navigation the browser still holds %v", names)
 	}
 }
