@@ -80,6 +80,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    session_ttl  <duration>              # default 30d, at least 1m
 //	    bearer                               # also accept Authorization: Bearer <JWT> from the providers
 //	    bearer_audiences <aud> ...           # audiences a bearer token may name besides client_id
+//	    streamlit_user <tornado|starlette>   # st.user for the Streamlit app behind: tornado ≤1.56, starlette ≥1.57
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -103,6 +104,13 @@ func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// optionNames are the subdirectives of the stauth block, for error
+// messages; TestOptionNames keeps it and unmarshalOption in step.
+var optionNames = []string{
+	"login_path", "logout_path", "user_path", "anonymous", "allow_emails", "allow_claim", "session_ttl",
+	"bearer", "bearer_audiences", "streamlit_user",
 }
 
 // unmarshalOption reads one line of the stauth block.
@@ -158,8 +166,15 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Errf("stauth: session_ttl %q is not a duration such as 12h or 30d", text)
 		}
 		s.SessionTTL = caddy.Duration(ttl)
+	case "streamlit_user":
+		if err := one(&s.StreamlitUser); err != nil {
+			return d.Errf("stauth: streamlit_user takes one value: tornado (Streamlit 1.56 and older) or starlette (1.57 and newer)")
+		}
+		if _, err := parseStreamlitUserFormat(s.StreamlitUser); err != nil {
+			return d.Errf("stauth: %v", err)
+		}
 	default:
-		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim, session_ttl, bearer and bearer_audiences", option)
+		return d.Errf("stauth: unknown option %q; the options are %s", option, strings.Join(optionNames, ", "))
 	}
 	return nil
 }

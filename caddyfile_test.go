@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +184,26 @@ func TestCaddyfileExample(t *testing.T) {
 	// the requests outside it.
 	if n, passive := strings.Count(string(cfg), `"handler":"stauth"`), strings.Count(string(cfg), `"passive":true`); n != 5 || passive != 1 {
 		t.Fatalf("Caddyfile.example has %d stauth handlers (%d passive) after adapting, want 5 (1 passive)", n, passive)
+	}
+}
+
+// TestOptionNames: every name the unknown-option message lists is an
+// option, and every option is listed.
+func TestOptionNames(t *testing.T) {
+	for _, name := range optionNames {
+		s := new(Stauth)
+		err := s.UnmarshalCaddyfile(caddyfile.NewTestDispenser("stauth secrets.toml {\n" + name + "\n}"))
+		if err != nil && strings.Contains(err.Error(), "unknown option") {
+			t.Errorf("%s is listed but not parsed: %v", name, err)
+		}
+	}
+	src, err := os.ReadFile("caddyfile.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\tcase "([a-z_]+)":$`).FindAllStringSubmatch(string(src), -1) {
+		if !slices.Contains(optionNames, m[1]) {
+			t.Errorf("option %s is parsed but not listed in optionNames", m[1])
+		}
 	}
 }

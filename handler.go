@@ -87,6 +87,7 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 	default:
 		repl.Map(s.placeholders(sess))
 	}
+	s.passStreamlitUser(r, sess)
 	return next.ServeHTTP(w, r)
 }
 
@@ -100,8 +101,10 @@ func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if s.bound(sess) && s.rules.allows(sess) {
 		repl.Map(s.placeholders(sess))
 	} else {
+		sess = nil
 		repl.Map(loggedOutPlaceholders)
 	}
+	s.passStreamlitUser(r, sess)
 	return next.ServeHTTP(w, r)
 }
 
@@ -174,12 +177,18 @@ func (s *Stauth) bound(sess *session) bool {
 }
 
 // isNavigation tells whether a request is a browser loading a page, which
-// can be sent to log in, rather than a script or API call.
+// can be sent to log in, rather than a script or API call. A WebSocket
+// upgrade never is (a redirect there only fails the script, which Streamlit's
+// front-end then retries forever), nor is a request whose Fetch Metadata
+// names another mode, whatever its Accept header.
 func isNavigation(r *http.Request) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || r.Header.Get("Upgrade") != "" {
 		return false
 	}
-	return r.Header.Get("Sec-Fetch-Mode") == "navigate" || strings.Contains(r.Header.Get("Accept"), "text/html")
+	if mode := r.Header.Get("Sec-Fetch-Mode"); mode != "" {
+		return mode == "navigate"
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
 // challenge answers a request without a session: a browser is sent to log

@@ -18,6 +18,9 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	returnTo := safeReturnTo(q.Get("rd"))
+	if !q.Has("rd") {
+		returnTo = s.siteRoot()
+	}
 	choice := q.Get("provider")
 	if choice == "" && len(s.providerOrder) > 1 {
 		return writePage(w, http.StatusOK, s.chooserPage(returnTo))
@@ -158,4 +161,14 @@ type loginTransaction struct {
 	// which a provider may refuse (see serveCallback).
 	DefaultPrompt bool  `json:"d,omitempty"`
 	Created       int64 `json:"c"`
+}
+
+// siteRoot is where a login with no rd returns: /, or the base path of an
+// app whose login_path was moved under it (Streamlit's server.baseUrlPath:
+// login_path /app/auth/login returns to /app/).
+func (s *Stauth) siteRoot() string {
+	if base, ok := strings.CutSuffix(s.LoginPath, DefaultLoginPath); ok && base != "" {
+		return base + "/"
+	}
+	return "/"
 }

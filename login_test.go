@@ -57,3 +57,13 @@ func TestSendsDefaultPrompt(t *testing.T) {
 		})
 	}
 }
+
+// TestSiteRoot: a login with no rd returns to the base path login_path was
+// moved under.
+func TestSiteRoot(t *testing.T) {
+	for path, want := range map[string]string{"/auth/login": "/", "/app/auth/login": "/app/", "/signin": "/"} {
+		if got := (&Stauth{LoginPath: path}).siteRoot(); got != want {
+			t.Errorf("siteRoot with login_path %s = %q, want %q", path, got, want)
+		}
+	}
+}

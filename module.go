@@ -94,6 +94,16 @@ type Stauth struct {
 	// (Streamlit's).
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
 
+	// StreamlitUser hands the user to a Streamlit app behind stauth in
+	// Streamlit's own _streamlit_user cookie (and _streamlit_user_tokens,
+	// with the tokens expose_tokens lists), signed with cookie_secret, so
+	// that st.user works unchanged: "tornado" for Streamlit 1.56 and older,
+	// "starlette" for 1.57 and newer. The cookies are added to the Cookie
+	// header of the WebSocket handshake at <base>/_stcore/stream, where
+	// Streamlit reads them, and the browser's own _streamlit_user* cookies
+	// are removed from every request; nothing is sent to the browser.
+	StreamlitUser string `json:"streamlit_user,omitempty"`
+
 	secrets       *secrets
 	providers     map[string]*provider
 	providerOrder []*provider
@@ -106,6 +116,7 @@ type Stauth struct {
 	client        *http.Client
 	cancel        context.CancelFunc
 	refresher     *refresher
+	streamlit     *streamlitMinter
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -155,6 +166,9 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	s.endpoints = map[string]*endpoint{}
 	for _, e := range s.endpointList() {
 		s.endpoints[e.path] = &e
+	}
+	if err := s.setUpStreamlit(); err != nil {
+		return err
 	}
 	s.refresher = newRefresher()
 	s.setUpProviders(ctx)
@@ -316,6 +330,11 @@ func (s *Stauth) Validate() error {
 	}
 	if s.SessionTTL < caddy.Duration(time.Minute) {
 		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))
+	}
+	if s.StreamlitUser != "" {
+		if _, err := parseStreamlitUserFormat(s.StreamlitUser); err != nil {
+			return fmt.Errorf("stauth: %w", err)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ _streamlit_user (and _streamlit_user_tokens), at most 31 days old, joined from
 _streamlit_user_1..N when the main cookie holds "chunks-N".
 
 usage: tornado_app.py PORT COOKIE_SECRET [BASE_PATH]
+  <base>/                 an HTML page whose script opens the WebSocket and
+                          shows the identity it receives (see page.html)
   <base>/_stcore/health   "ok"
   <base>/_stcore/whoami   GET: the identity as JSON
   <base>/_stcore/stream   WebSocket: sends the identity as one JSON message
@@ -15,6 +17,7 @@ Listens on 127.0.0.1 only; prints "ready <port>" once listening.
 
 import asyncio
 import json
+import os
 import re
 import sys
 
@@ -56,6 +59,21 @@ def identity(handler):
     }
 
 
+def page(base):
+    """page.html with the app's base path filled in."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "page.html"), encoding="utf-8") as f:
+        return f.read().replace("{{BASE}}", base)
+
+
+class Index(tornado.web.RequestHandler):
+    def initialize(self, html):
+        self.html = html
+
+    def get(self):
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.write(self.html)
+
+
 class Health(tornado.web.RequestHandler):
     def get(self):
         self.write("ok")
@@ -80,6 +98,7 @@ async def main():
     base = "/" + sys.argv[3].strip("/") if len(sys.argv) > 3 and sys.argv[3].strip("/") else ""
     app = tornado.web.Application(
         [
+            (base + "/", Index, {"html": page(base)}),
             (base + "/_stcore/health", Health),
             (base + "/_stcore/whoami", WhoAmI),
             (base + "/_stcore/stream", Stream),
