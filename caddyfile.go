@@ -49,6 +49,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	}
 	checked, err := s.checkedCopy()
 	if err != nil {
+		h.Reset() // back to the directive's first token, for its file and line
+		h.Next()
 		return nil, h.Errf("%v", err)
 	}
 	routes := h.NewRoute(matcher, s)
