@@ -3,8 +3,10 @@ package stauth
 // Tests of issue 14, "the first hour": what a newcomer trips over.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stauth/caddy-stauth/internal/testcaddy"
 )
@@ -79,5 +81,22 @@ func TestCaddyfileErrorsKeepTheLine(t *testing.T) {
 				t.Fatalf("error %v\nwant it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestSessionExpires checks that the user JSON and the placeholder tell when
+// the session ends (session_ttl after the login), not the ID token's exp.
+func TestSessionExpires(t *testing.T) {
+	site := newTestSite(t, siteOptions{stauth: "session_ttl 12h", body: "expires={http.auth.user.session_expires}"})
+	b := site.browser(t)
+	before := time.Now().Add(12 * time.Hour).Unix()
+	b.mustLogIn("/auth/login", "/")
+	after := time.Now().Add(12 * time.Hour).Unix()
+	expires, ok := b.user()["session_expires"].(float64)
+	if !ok || int64(expires) < before || int64(expires) > after {
+		t.Fatalf("session_expires %v, want between %d and %d", b.user()["session_expires"], before, after)
+	}
+	if page := b.get("/").Body; page != fmt.Sprintf("expires=%d", int64(expires)) {
+		t.Fatalf("the placeholder gives %q, want expires=%d", page, int64(expires))
 	}
 }
