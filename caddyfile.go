@@ -80,13 +80,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    allow_emails <email|*@domain> ...    # default: every logged-in user; repeatable
 //	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
 //	    session_ttl  <duration>              # default 30d, at least 1m
+//	    redirect_uri <url>                   # this site's callback, in place of [auth]'s redirect_uri
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
 // reads it before this method sees the tokens. A path matcher must be named,
 // because the secrets path may start with / too. The callback is the path of
-// redirect_uri in secrets.toml (Streamlit's is /oauth2callback), and of each
-// provider's own redirect_uri if it has one. A relative secrets path is read
+// redirect_uri (the subdirective's, or else secrets.toml's; Streamlit's is
+// /oauth2callback), and of each provider's own redirect_uri if it has one. A relative secrets path is read
 // from Caddy's working directory.
 func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -123,6 +124,12 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 		return one(&s.LogoutPath)
 	case "user_path":
 		return one(&s.UserPath)
+	case "redirect_uri":
+		// The Caddyfile expands the {port} shorthand; stauth's {port} is the
+		// listener's port, as in secrets.toml.
+		err := one(&s.RedirectURI)
+		s.RedirectURI = strings.ReplaceAll(s.RedirectURI, "{http.request.port}", "{port}")
+		return err
 	case "anonymous":
 		if len(args) != 0 {
 			return d.Err("stauth: anonymous takes no value")
@@ -149,7 +156,7 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 		}
 		s.SessionTTL = caddy.Duration(ttl)
 	default:
-		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim and session_ttl", option)
+		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim, session_ttl and redirect_uri", option)
 	}
 	return nil
 }

@@ -46,6 +46,13 @@ type Stauth struct {
 	// path is read from Caddy's working directory.
 	SecretsFile string `json:"secrets_file,omitempty"`
 
+	// RedirectURI, when set, replaces [auth]'s redirect_uri for this site,
+	// so that one secrets.toml of client credentials serves many sites,
+	// each with the callback registered for it at the provider. The
+	// [auth.NAME] sections' own redirect_uri keep their path and take this
+	// one's scheme and host. It must be served by this site.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+
 	// LoginPath starts a login. Default: /auth/login (Streamlit's).
 	LoginPath string `json:"login_path,omitempty"`
 
@@ -193,6 +200,9 @@ func (s *Stauth) warnAboutOpenProviders() {
 func (s *Stauth) readSecrets() error {
 	sec, err := loadSecrets(s.SecretsFile)
 	if err != nil {
+		return err
+	}
+	if err := overrideRedirect(s.SecretsFile, sec, s.RedirectURI); err != nil {
 		return err
 	}
 	s.secrets = sec
