@@ -53,6 +53,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 		h.Next()
 		return nil, h.Errf("%v", err)
 	}
+	if s.SecretsDigest, err = secretsDigest(s.SecretsFile, checked.secrets.cookieSecrets[0]); err != nil {
+		h.Reset()
+		h.Next()
+		return nil, h.Errf("%v", err)
+	}
 	routes := h.NewRoute(matcher, s)
 	if matcher == nil {
 		return routes, nil

@@ -53,6 +53,14 @@ type Stauth struct {
 	// one's scheme and host. It must be served by this site.
 	RedirectURI string `json:"redirect_uri,omitempty"`
 
+	// SecretsDigest is set by the Caddyfile adapter and read by nobody: a
+	// keyed digest of secrets.toml's content (see secretsDigest), there so
+	// that an edit to secrets.toml changes the adapted config, and `caddy
+	// reload` applies the edit instead of finding the config unchanged.
+	// In JSON config, change it (or reload with --force) after editing the
+	// file.
+	SecretsDigest string `json:"secrets_digest,omitempty"`
+
 	// LoginPath starts a login. Default: /auth/login (Streamlit's).
 	LoginPath string `json:"login_path,omitempty"`
 
