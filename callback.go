@@ -22,9 +22,8 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 		}
 	}
 	state, code, providerErr := q.Get("state"), q.Get("code"), q.Get("error")
-	if state == "" && code == "" && providerErr == "" {
-		setAuthHeaders(w.Header())
-		return redirect(w, "/") // the provider's return after logout
+	if isLogoutReturn(state, code, providerErr) {
+		return s.finishLogout(w, state) // the provider's return after logout
 	}
 	// Without a login of this browser, nothing the callback carries (an
 	// error_description included: anyone can write one into a link to this
