@@ -30,11 +30,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 	// site) is shown.
 	tx := s.cookies.takeLogin(w, r, state, time.Now())
 	if tx == nil {
-		return s.refusePage(w, nil, &refusal{
-			status: http.StatusBadRequest,
-			title:  "This sign-in has expired or was started elsewhere",
-			reason: "no login transaction cookie matches the callback's state (expired, replayed, or started in another browser or on another host)",
-		})
+		return s.noLoginPage(w, r, path)
 	}
 	if providerErr == "invalid_request" && tx.DefaultPrompt {
 		return s.retryWithoutDefaultPrompt(w, r, tx)

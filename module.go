@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -106,6 +107,9 @@ type Stauth struct {
 	client        *http.Client
 	cancel        context.CancelFunc
 	refresher     *refresher
+	// caddyCtx and servedCheck serve warnIfUnserved at the first request.
+	caddyCtx    caddy.Context
+	servedCheck *sync.Once
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -129,6 +133,7 @@ func (Stauth) CaddyModule() caddy.ModuleInfo {
 // providers; discovery starts in the background and never blocks start-up.
 func (s *Stauth) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
+	s.caddyCtx, s.servedCheck = ctx, new(sync.Once)
 	s.setDefaults()
 	if s.SecretsFile == "" {
 		return errors.New("stauth: the path of secrets.toml is missing: write it after the directive (stauth <path/to/secrets.toml>), or set secrets_file in JSON")

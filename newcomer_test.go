@@ -3,10 +3,12 @@ package stauth
 // Tests of issue 14, "the first hour": what a newcomer trips over.
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -340,4 +342,83 @@ func assertLanding(t *testing.T, resp *testResp, want string) {
 		t.Fatalf("%s %q, want the signed-out page with a link to sign in again\n%s", resp.Status, resp.Header.Get("Location"), resp.Body)
 	}
 	assertAuthHeaders(t, resp)
+}
+
+// TestOtherHost checks that a site opened at another name of this machine
+// than redirect_uri's says so, naming both hosts and where to go, before
+// the login goes to the provider; and that a callback no login matches
+// names redirect_uri's host.
+func TestOtherHost(t *testing.T) {
+	s := newTestSite(t, siteOptions{})
+	b := s.browser(t)
+	other := fmt.Sprintf("127.0.0.1:%d", s.Port)
+	here := fmt.Sprintf("localhost:%d", s.Port)
+	resp := b.get("http://" + other + "/auth/login?rd=%2Fx")
+	want := fmt.Sprintf(`href="http://%s/auth/login?provider=default&amp;rd=%%2Fx"`, here)
+	if resp.StatusCode != http.StatusBadRequest || pageTitle(resp.Body) != "Open this site at "+here ||
+		!strings.Contains(resp.Body, "You opened this site at "+other) || !strings.Contains(resp.Body, want) || setsLoginCookie(resp) {
+		t.Fatalf("a login at %s: %s %q, want 400 naming both hosts with a link %s\n%s", other, resp.Status, pageTitle(resp.Body), want, resp.Body)
+	}
+	assertNoTokenRequest(t, s.OP)
+	if len(s.OP.Requests(hostileop.Authorize)) != 0 {
+		t.Fatal("the login at the other host went to the provider")
+	}
+	cases := []struct{ name, host, want string }{
+		{"at redirect_uri's host", "", "If you opened the site at another address than " + here},
+		{"at another host", other, "This sign-in came back at " + other + ", but the site signs you in at " + here},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := b.in(t).get("/oauth2callback?state=unknown&code=x", "Host", cmp.Or(c.host, here))
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, c.want) || !strings.Contains(resp.Body, `href="http://`+here+`/auth/login"`) {
+				t.Fatalf("a callback without its login: %s, want 400 with %q\n%s", resp.Status, c.want, resp.Body)
+			}
+		})
+	}
+}
+
+// TestWarnIfUnserved checks the warning for a redirect_uri whose host and
+// port no site of this Caddy serves, and its absence for one it serves.
+func TestWarnIfUnserved(t *testing.T) {
+	op := hostileop.New(t, hostileop.Config{})
+	port := testcaddy.FreePort(t)
+	secrets := writeTestSecrets(t, fmt.Sprintf("[auth]\nredirect_uri = \"http://localhost:%d/oauth2callback\"\ncookie_secret = %q\nclient_id = %q\nclient_secret = %q\nserver_metadata_url = %q\n",
+		port, atkCookieSecret, op.ClientID, op.ClientSecret, op.MetadataURL))
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	globals := strings.Replace(testcaddy.Globals(t.TempDir(), port, testcaddy.FreePort(t)), "level ERROR",
+		fmt.Sprintf("output file %q\n\t\tlevel WARN\n\t\tinclude http.handlers.stauth", logFile), 1)
+	testcaddy.Load(t, globals+fmt.Sprintf(`
+http://localhost:%[1]d {
+	stauth %[2]s
+	respond ok
+}
+http://127.0.0.1:%[1]d {
+	stauth %[2]s {
+		redirect_uri http://elsewhere.localhost:%[1]d/oauth2callback
+	}
+	respond ok
+}
+`, port, secrets))
+	site := &testSite{URL: fmt.Sprintf("http://localhost:%d", port), Port: port}
+	b := site.browser(t)
+	for range 2 { // the check runs once per handler
+		b.get("/")
+		b.get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+	}
+	if err := caddy.Stop(); err != nil { // flushes and closes the log
+		t.Fatal(err)
+	}
+	log, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	for _, line := range strings.Split(string(log), "\n") {
+		if strings.Contains(line, "no site of this Caddy serves redirect_uri's host and port") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], fmt.Sprintf("http://elsewhere.localhost:%d/oauth2callback", port)) {
+		t.Fatalf("warnings %q, want one for elsewhere.localhost\n%s", warnings, log)
+	}
 }
