@@ -56,7 +56,7 @@ func (s *Stauth) noLoginPage(w http.ResponseWriter, r *http.Request, path string
 		zap.String("callback_host", r.Host))
 	paragraphs := []string{"Something went wrong while signing you in. Please try again."}
 	retry := s.LoginPath
-	if site := s.callbackSite(path); site != nil {
+	if site := s.callbackSite(r, path); site != nil {
 		origin := site.Scheme + "://" + site.Host
 		retry = origin + s.LoginPath
 		if !strings.EqualFold(r.Host, site.Host) {
@@ -72,16 +72,17 @@ func (s *Stauth) noLoginPage(w http.ResponseWriter, r *http.Request, path string
 	})
 }
 
-// callbackSite is the scheme and host of the redirect_uri whose path is
-// the callback path, or nil when it holds {port} (the listener's port is
-// not known here) or none matches.
-func (s *Stauth) callbackSite(path string) *url.URL {
-	for _, pc := range s.secrets.providers {
-		if strings.Contains(pc.redirectURI, "{port}") {
+// callbackSite is the redirect_uri whose path is the callback path, with
+// {port} given the listener's port, or nil.
+func (s *Stauth) callbackSite(r *http.Request, path string) *url.URL {
+	for _, p := range s.providerOrder {
+		if parseRedirect(p.redirectURI).Path != path {
 			continue
 		}
-		if u := parseRedirect(pc.redirectURI); u.Path == path {
-			return u
+		if raw, err := s.redirectURI(r, p); err == nil {
+			if u, err := url.Parse(raw); err == nil {
+				return u
+			}
 		}
 	}
 	return nil

@@ -422,3 +422,14 @@ http://127.0.0.1:%[1]d {
 		t.Fatalf("warnings %q, want one for elsewhere.localhost\n%s", warnings, log)
 	}
 }
+
+// TestNoLoginPageWithPort checks that the page of a callback without its
+// login names redirect_uri's host with {port} given the listener's port.
+func TestNoLoginPageWithPort(t *testing.T) {
+	s := newTestSite(t, siteOptions{redirectURI: "http://localhost:{port}/oauth2callback"})
+	resp := s.browser(t).get("/oauth2callback?state=unknown&code=x")
+	want := fmt.Sprintf("another address than localhost:%d", s.Port)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(resp.Body, want) {
+		t.Fatalf("%s, want 400 with %q\n%s", resp.Status, want, resp.Body)
+	}
+}
