@@ -287,8 +287,8 @@ func TestReviewLogoutImage(t *testing.T) {
 			b.mustLogIn("/auth/login", "/")
 			resp := b.get("/auth/logout", c.headers...)
 			if c.logsOut {
-				if resp.StatusCode != http.StatusSeeOther {
-					t.Fatalf("logout: %s", resp.Status)
+				if resp.StatusCode != http.StatusOK || pageTitle(resp.Body) != "You have signed out" {
+					t.Fatalf("logout: %s %q", resp.Status, pageTitle(resp.Body))
 				}
 				b.assertLoggedOut()
 				return

@@ -49,6 +49,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	}
 	checked, err := s.checkedCopy()
 	if err != nil {
+		h.Reset() // back to the directive's first token, for its file and line
+		h.Next()
+		return nil, h.Errf("%v", err)
+	}
+	if s.SecretsDigest, err = secretsDigest(s.SecretsFile, checked.secrets.cookieSecrets[0]); err != nil {
+		h.Reset()
+		h.Next()
 		return nil, h.Errf("%v", err)
 	}
 	routes := h.NewRoute(matcher, s)
@@ -81,13 +88,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    bearer                               # also accept Authorization: Bearer <JWT> from the providers
 //	    bearer_audiences <aud> ...           # audiences a bearer token may name besides client_id
 //	    streamlit_user <tornado|starlette>   # st.user for the Streamlit app behind: tornado ≤1.56, starlette ≥1.57
+//	    redirect_uri <url>                   # this site's callback, in place of [auth]'s redirect_uri
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
 // reads it before this method sees the tokens. A path matcher must be named,
 // because the secrets path may start with / too. The callback is the path of
-// redirect_uri in secrets.toml (Streamlit's is /oauth2callback), and of each
-// provider's own redirect_uri if it has one. A relative secrets path is read
+// redirect_uri (the subdirective's, or else secrets.toml's; Streamlit's is
+// /oauth2callback), and of each provider's own redirect_uri if it has one. A relative secrets path is read
 // from Caddy's working directory.
 func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -110,7 +118,7 @@ func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // messages; TestOptionNames keeps it and unmarshalOption in step.
 var optionNames = []string{
 	"login_path", "logout_path", "user_path", "anonymous", "allow_emails", "allow_claim", "session_ttl",
-	"bearer", "bearer_audiences", "streamlit_user",
+	"bearer", "bearer_audiences", "streamlit_user", "redirect_uri",
 }
 
 // unmarshalOption reads one line of the stauth block.
@@ -131,6 +139,12 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 		return one(&s.LogoutPath)
 	case "user_path":
 		return one(&s.UserPath)
+	case "redirect_uri":
+		// The Caddyfile expands the {port} shorthand; stauth's {port} is the
+		// listener's port, as in secrets.toml.
+		err := one(&s.RedirectURI)
+		s.RedirectURI = strings.ReplaceAll(s.RedirectURI, "{http.request.port}", "{port}")
+		return err
 	case "anonymous":
 		if len(args) != 0 {
 			return d.Err("stauth: anonymous takes no value")

@@ -22,20 +22,15 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 		}
 	}
 	state, code, providerErr := q.Get("state"), q.Get("code"), q.Get("error")
-	if state == "" && code == "" && providerErr == "" {
-		setAuthHeaders(w.Header())
-		return redirect(w, "/") // the provider's return after logout
+	if isLogoutReturn(state, code, providerErr) {
+		return s.finishLogout(w, state) // the provider's return after logout
 	}
 	// Without a login of this browser, nothing the callback carries (an
 	// error_description included: anyone can write one into a link to this
 	// site) is shown.
 	tx := s.cookies.takeLogin(w, r, state, time.Now())
 	if tx == nil {
-		return s.refusePage(w, nil, &refusal{
-			status: http.StatusBadRequest,
-			title:  "This sign-in has expired or was started elsewhere",
-			reason: "no login transaction cookie matches the callback's state (expired, replayed, or started in another browser or on another host)",
-		})
+		return s.noLoginPage(w, r, path)
 	}
 	if providerErr == "invalid_request" && tx.DefaultPrompt {
 		return s.retryWithoutDefaultPrompt(w, r, tx)

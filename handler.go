@@ -17,6 +17,7 @@ func (s *Stauth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhtt
 	if s.Passive {
 		return s.identify(w, r, next)
 	}
+	s.warnIfUnserved()
 	if e, req := s.endpointFor(r); e != nil {
 		return e.serve(w, req)
 	}

@@ -44,6 +44,9 @@ func (s *Stauth) startLogin(w http.ResponseWriter, r *http.Request, p *provider,
 	if err != nil {
 		return err
 	}
+	if site, other := otherLoopbackHost(r, redirectURI); other {
+		return s.otherHostPage(w, r, site, p.name, returnTo)
+	}
 	s.warnOnOtherHost(r, redirectURI)
 	now := time.Now()
 	tx := &loginTransaction{

@@ -25,24 +25,25 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 		return nil
 	}
+	landing := logoutLanding(r)
 	if r.Method == http.MethodHead || !isDeliberateLogout(r) {
 		return writePage(w, http.StatusOK, page{
 			Title:        "Sign out?",
 			Paragraphs:   []string{"Confirm that you want to sign out of this site."},
-			LogoutAction: s.LogoutPath,
+			LogoutAction: s.logoutAction(landing),
 		})
 	}
 	sess, _, _ := s.cookies.readSession(r, time.Now())
 	s.cookies.deleteSession(w, r)
 	s.cookies.deleteLogoutHint(w)
 	setAuthHeaders(w.Header())
-	target, idToken := "/", ""
+	target, idToken := "", ""
 	if sess != nil && s.providers[sess.provider] != nil {
 		p := s.providers[sess.provider]
 		if d, err := p.discover(r.Context()); err == nil && d.endSession != "" {
 			if postLogout, err := s.redirectURI(r, p); err == nil {
 				idToken = s.logoutIDToken(r, sess)
-				target = p.endSessionURL(d, idToken, postLogout)
+				target = withLogoutState(p.endSessionURL(d, idToken, postLogout), landing)
 			}
 		}
 		s.logger.Info("logout", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
@@ -57,6 +58,9 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 			Refresh:    target,
 			Links:      []link{{Href: target, Label: "Continue", Primary: true}},
 		})
+	}
+	if target == "" {
+		return s.finishLogout(w, landing)
 	}
 	return redirect(w, target)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -45,6 +46,21 @@ type Stauth struct {
 	// section holds redirect_uri, cookie_secret and the providers. A relative
 	// path is read from Caddy's working directory.
 	SecretsFile string `json:"secrets_file,omitempty"`
+
+	// RedirectURI, when set, replaces [auth]'s redirect_uri for this site,
+	// so that one secrets.toml of client credentials serves many sites,
+	// each with the callback registered for it at the provider. The
+	// [auth.NAME] sections' own redirect_uri keep their path and take this
+	// one's scheme and host. It must be served by this site.
+	RedirectURI string `json:"redirect_uri,omitempty"`
+
+	// SecretsDigest is set by the Caddyfile adapter and read by nobody: a
+	// keyed digest of secrets.toml's content (see secretsDigest), there so
+	// that an edit to secrets.toml changes the adapted config, and `caddy
+	// reload` applies the edit instead of finding the config unchanged.
+	// In JSON config, change it (or reload with --force) after editing the
+	// file.
+	SecretsDigest string `json:"secrets_digest,omitempty"`
 
 	// LoginPath starts a login. Default: /auth/login (Streamlit's).
 	LoginPath string `json:"login_path,omitempty"`
@@ -117,6 +133,9 @@ type Stauth struct {
 	cancel        context.CancelFunc
 	refresher     *refresher
 	streamlit     *streamlitMinter
+	// caddyCtx and servedCheck serve warnIfUnserved at the first request.
+	caddyCtx    caddy.Context
+	servedCheck *sync.Once
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -140,6 +159,7 @@ func (Stauth) CaddyModule() caddy.ModuleInfo {
 // providers; discovery starts in the background and never blocks start-up.
 func (s *Stauth) Provision(ctx caddy.Context) error {
 	s.logger = ctx.Logger()
+	s.caddyCtx, s.servedCheck = ctx, new(sync.Once)
 	s.setDefaults()
 	if s.SecretsFile == "" {
 		return errors.New("stauth: the path of secrets.toml is missing: write it after the directive (stauth <path/to/secrets.toml>), or set secrets_file in JSON")
@@ -225,6 +245,9 @@ func (s *Stauth) warnAboutOpenProviders() {
 func (s *Stauth) readSecrets() error {
 	sec, err := loadSecrets(s.SecretsFile)
 	if err != nil {
+		return err
+	}
+	if err := overrideRedirect(s.SecretsFile, sec, s.RedirectURI); err != nil {
 		return err
 	}
 	s.secrets = sec

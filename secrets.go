@@ -127,7 +127,7 @@ func (p *secretsParser) warn(section, format string, args ...any) {
 func (p *secretsParser) str(section string, table map[string]any, key string) string {
 	raw, ok := table[key]
 	if !ok {
-		p.fail(section, "%s is missing", key)
+		p.fail(section, "%s", missingKeyMessage(key, table))
 		return ""
 	}
 	s, ok := raw.(string)
@@ -233,7 +233,7 @@ func (p *secretsParser) allProviders(auth map[string]any) {
 		if isSubsection(key, value) {
 			names = append(names, key)
 		} else if !slices.Contains(providerKeys, key) && !slices.Contains(sharedKeys, key) {
-			p.warn("auth", "%s is not a key stauth knows; it is ignored", key)
+			p.warn("auth", "%s", unknownKeyMessage(key))
 		}
 	}
 	slices.Sort(names)
@@ -306,7 +306,7 @@ func (p *secretsParser) provider(section, name string, table map[string]any) {
 			} else if slices.Contains(sharedKeys, key) {
 				p.fail(section, "%s belongs in [auth], where it applies to every provider", key)
 			} else if !slices.Contains(providerKeys, key) {
-				p.warn(section, "%s is not a key stauth knows; it is ignored", key)
+				p.warn(section, "%s", unknownKeyMessage(key))
 			}
 		}
 	}

@@ -74,3 +74,78 @@ func keyOnLine(text string, line int) string {
 	}
 	return " (" + key + ")"
 }
+
+// missingKeyMessage says that a required key of a section is missing,
+// names a key of table that looks like a misspelling of it, and for
+// cookie_secret tells how to make one. It names keys only, never a value.
+func missingKeyMessage(key string, table map[string]any) string {
+	msg := key + " is missing"
+	var near []string
+	for other, value := range table {
+		if other != key && !isSubsection(other, value) && !isKnownKey(other) && editDistance(other, key) <= 2 {
+			near = append(near, other)
+		}
+	}
+	slices.Sort(near)
+	if len(near) > 0 {
+		msg += "; " + strings.Join(near, ", ") + " looks like a misspelling of it"
+	}
+	if key == "cookie_secret" {
+		msg += "; make one with `openssl rand -hex 32`"
+	}
+	return msg
+}
+
+// unknownKeyMessage warns of a key stauth does not know, naming the known
+// key it is closest to when it looks like a misspelling.
+func unknownKeyMessage(key string) string {
+	msg := key + " is not a key stauth knows; it is ignored"
+	if near := closestKnownKey(key); near != "" {
+		msg += "; did you mean " + near + "?"
+	}
+	return msg
+}
+
+// isKnownKey tells whether key is one of the schema's.
+func isKnownKey(key string) bool {
+	return slices.Contains(providerKeys, key) || slices.Contains(sharedKeys, key)
+}
+
+// closestKnownKey is the known key within two edits of key, or "".
+func closestKnownKey(key string) string {
+	best, bestDistance := "", 3
+	for _, known := range slices.Concat(sharedKeys, providerKeys) {
+		if d := editDistance(key, known); d < bestDistance {
+			best, bestDistance = known, d
+		}
+	}
+	return best
+}
+
+// editDistance counts the insertions, deletions, substitutions and swaps of
+// adjacent letters that turn a into b, ignoring case (the optimal string
+// alignment distance).
+func editDistance(a, b string) int {
+	x, y := []rune(strings.ToLower(a)), []rune(strings.ToLower(b))
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
+}

@@ -3,6 +3,7 @@ package stauth
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -15,6 +16,10 @@ const userPrefix = "http.auth.user."
 // {http.auth.user.tokens.*}: reserved, so a provider's claim of that name is
 // never shown in its place.
 const tokensKey = "tokens"
+
+// sessionExpiresKey is when the session ends, in Unix seconds, in the user
+// JSON and as {http.auth.user.session_expires}: reserved like tokensKey.
+const sessionExpiresKey = "session_expires"
 
 // userView is what stauth tells of a logged-in user: the claims, the
 // provider and the exposed tokens. The placeholders and the user endpoint
@@ -46,6 +51,8 @@ func (u userView) text(name string) string {
 		return u.sess.emailVerified
 	case tokensKey:
 		return ""
+	case sessionExpiresKey:
+		return strconv.FormatInt(u.sess.expires, 10)
 	}
 	if kind, ok := strings.CutPrefix(name, tokensKey+"."); ok {
 		return u.tokens()[kind]
@@ -75,6 +82,9 @@ func (u userView) json() map[string]any {
 	delete(user, tokensKey)
 	user["is_logged_in"] = true
 	user["provider"] = u.sess.provider
+	// The session's end, which the ID token's one-hour exp is not. An idle
+	// timeout, once there is one, adds idle_expires here.
+	user[sessionExpiresKey] = u.sess.expires
 	if tokens := u.tokens(); len(tokens) > 0 {
 		user[tokensKey] = tokens
 	}

@@ -35,6 +35,8 @@ const (
 	pageDetail  = chromedp.CSS("main p.detail")
 	pageRetry   = chromedp.CSS("main .actions a.button.primary")
 	pageChoices = chromedp.CSS("main ul.choices")
+	// signedOut is the "Sign in again" link of the page a logout ends on.
+	signedOut = chromedp.CSS(`main a.primary[href="/auth/login"]`)
 )
 
 // browserProvider is a real provider as the browser meets it.
@@ -202,13 +204,22 @@ func TestBrowserLogin(t *testing.T) {
 				t.Fatalf("the second tab is at %s, want %s/other without a login", got, site.URL)
 			}
 
+			// The browser ends on the site's signed-out page (at the
+			// callback after the provider's logout, or at the logout path
+			// for a provider without one), whose link asks the provider
+			// again.
 			first.click("#logout")
-			first.waitFor(p.loginField)
-			if got := first.url(); !strings.HasPrefix(got, site.Issuer) {
-				t.Fatalf("after signing out the browser is at %s, want the provider's login page", got)
+			first.waitFor(signedOut)
+			if got := first.url(); !strings.HasPrefix(got, site.URL+"/") {
+				t.Fatalf("after signing out the browser is at %s, want the signed-out page on the site", got)
 			}
 			if names := first.cookieNames(site.URL, "stauth_session"); len(names) != 0 {
 				t.Fatalf("after signing out the browser still holds %v", names)
+			}
+			first.click(signedOut)
+			first.waitFor(p.loginField)
+			if got := first.url(); !strings.HasPrefix(got, site.Issuer) {
+				t.Fatalf("signing in again after signing out led to %s, want the provider's login page", got)
 			}
 			second.reload(p.loginField)
 		})
@@ -300,9 +311,11 @@ func TestBrowserChooser(t *testing.T) {
 		t.Fatalf("after the login with Dex the browser is at %s", got)
 	}
 
-	// Dex has no end_session_endpoint: signing out lands on the site,
-	// which asks for a login again, with the chooser.
+	// Dex has no end_session_endpoint: signing out lands on the site's
+	// signed-out page, whose link asks for a login again, with the chooser.
 	b.click("#logout")
+	b.waitFor(signedOut)
+	b.click(signedOut)
 	b.waitFor(pageChoices)
 	b.click(`main ul.choices a[href*="provider=zitadel"]`)
 	b.waitFor(zitadelProvider.loginField)

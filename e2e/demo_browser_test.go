@@ -43,5 +43,7 @@ func TestDemoInBrowser(t *testing.T) {
 		}
 	}
 	b.click("#logout")
+	b.waitFor(signedOut)
+	b.click(signedOut)
 	b.waitFor("#username")
 }

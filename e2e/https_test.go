@@ -81,10 +81,12 @@ func TestBrowserHTTPS(t *testing.T) {
 	b.reload("#email")
 	assertIdentity(t, b, p, "default")
 	b.click("#logout")
-	b.waitFor(p.loginField)
+	b.waitFor(signedOut)
 	if names := b.cookieNames(base, "stauth_session"); len(names) != 0 {
 		t.Fatalf("after signing out the browser holds %v", names)
 	}
+	b.click(signedOut)
+	b.waitFor(p.loginField)
 }
 
 // waitForLocalCertificate waits until Caddy serves, at addr, a certificate

@@ -70,8 +70,8 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("the page:\n%s", page)
 	}
 
-	// Sign out: the provider ends its session and sends the browser back,
-	// and the site asks for a login again.
+	// Sign out: the provider ends its session and sends the browser back
+	// to the site's signed-out page, whose link asks for a login again.
 	req, _ := http.NewRequest(http.MethodPost, d.URL+"/auth/logout", nil)
 	req.Header.Set("Accept", "text/html")
 	resp, err = client.Do(req)
@@ -88,10 +88,18 @@ func TestDemo(t *testing.T) {
 		if resp, err = client.Do(req); err != nil {
 			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 	}
+	if resp.Request.URL.Path != "/oauth2callback" || !strings.Contains(string(body), `href="/auth/login"`) {
+		t.Fatalf("after signing out the browser is at %s (%s), want the signed-out page", resp.Request.URL, resp.Status)
+	}
+	if resp, err = client.Get(d.URL + "/auth/login"); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	if resp.Request.URL.Path != "/login/username" {
-		t.Fatalf("after signing out the browser is at %s (%s), want the provider's login page", resp.Request.URL, resp.Status)
+		t.Fatalf("signing in again after signing out led to %s (%s), want the provider's login page", resp.Request.URL, resp.Status)
 	}
 
 	if err := d.Close(); err != nil {
