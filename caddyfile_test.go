@@ -216,3 +216,40 @@ func TestOptionNames(t *testing.T) {
 		}
 	}
 }
+
+// TestCaddyfileErrorsKeepTheLine checks that an error found after the
+// directive is parsed (in secrets.toml, or in the options' combination)
+// still names the Caddyfile and the directive's line, not ":0".
+func TestCaddyfileErrorsKeepTheLine(t *testing.T) {
+	bad := writeTestSecrets(t, strings.Replace(validAuth, "client_secret =", "client_secert =", 1))
+	good := writeTestSecrets(t, validAuth)
+	cases := []struct{ name, text, want string }{
+		{"secrets.toml", ":8080 {\n\trespond ok\n\tstauth " + bad + "\n}\n", "at Caddyfile:3"},
+		{"options", ":8080 {\n\n\tstauth " + good + " {\n\t\tlogin_path /x\n\t\tuser_path /x\n\t}\n}\n", "at Caddyfile:3"},
+		{"with a matcher", ":8080 {\n\t@a path /a/*\n\tstauth @a " + bad + "\n}\n", "at Caddyfile:3"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := testcaddy.Adapt(c.text)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestCaddyfileRedirectURI checks that the subdirective reaches the JSON,
+// {port} as stauth's, and that a matcher covers its callback path.
+func TestCaddyfileRedirectURI(t *testing.T) {
+	path := writeTestSecrets(t, validAuth)
+	route, err := adaptSite(t, "@app path /app/*\nstauth @app "+path+" {\n\tredirect_uri http://localhost:{port}/site/cb\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler, _ := json.Marshal(route["handle"].([]any)[0])
+	match, _ := json.Marshal(route["match"])
+	if !strings.Contains(string(handler), `"redirect_uri":"http://localhost:{port}/site/cb"`) ||
+		string(match) != `[{"path":["/app/*"]},{"path":["/auth/login","/site/cb","/auth/logout","/auth/user"]}]` {
+		t.Fatalf("handler %s\nmatch %s", handler, match)
+	}
+}

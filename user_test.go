@@ -1,7 +1,9 @@
 package stauth
 
 import (
+	"fmt"
 	"testing"
+	"time"
 )
 
 func TestClaimText(t *testing.T) {
@@ -64,5 +66,22 @@ func TestLoggedOutPlaceholders(t *testing.T) {
 	}
 	if _, ok := loggedOutPlaceholders("http.vars.x"); ok {
 		t.Error("logged out, placeholders outside http.auth.user resolve")
+	}
+}
+
+// TestSessionExpires checks that the user JSON and the placeholder tell when
+// the session ends (session_ttl after the login), not the ID token's exp.
+func TestSessionExpires(t *testing.T) {
+	site := newTestSite(t, siteOptions{stauth: "session_ttl 12h", body: "expires={http.auth.user.session_expires}"})
+	b := site.browser(t)
+	before := time.Now().Add(12 * time.Hour).Unix()
+	b.mustLogIn("/auth/login", "/")
+	after := time.Now().Add(12 * time.Hour).Unix()
+	expires, ok := b.user()["session_expires"].(float64)
+	if !ok || int64(expires) < before || int64(expires) > after {
+		t.Fatalf("session_expires %v, want between %d and %d", b.user()["session_expires"], before, after)
+	}
+	if page := b.get("/").Body; page != fmt.Sprintf("expires=%d", int64(expires)) {
+		t.Fatalf("the placeholder gives %q, want expires=%d", page, int64(expires))
 	}
 }
