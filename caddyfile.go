@@ -78,6 +78,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    allow_emails <email|*@domain> ...    # default: every logged-in user; repeatable
 //	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
 //	    session_ttl  <duration>              # default 30d, at least 1m
+//	    idle_timeout <duration>              # end a session unused this long; default off, ≥ 1m, < session_ttl
+//	    backchannel_logout_path <path>       # default /auth/backchannel-logout
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -146,8 +148,20 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Errf("stauth: session_ttl %q is not a duration such as 12h or 30d", text)
 		}
 		s.SessionTTL = caddy.Duration(ttl)
+	case "backchannel_logout_path":
+		return one(&s.BackchannelLogoutPath)
+	case "idle_timeout":
+		var text string
+		if err := one(&text); err != nil {
+			return err
+		}
+		idle, err := idleTimeoutOption(text)
+		if err != nil {
+			return d.Err(err.Error())
+		}
+		s.IdleTimeout = idle
 	default:
-		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim and session_ttl", option)
+		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, backchannel_logout_path, anonymous, allow_emails, allow_claim, session_ttl and idle_timeout", option)
 	}
 	return nil
 }

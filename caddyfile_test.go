@@ -60,10 +60,10 @@ func TestCaddyfileAdapts(t *testing.T) {
 			`{"handler":"stauth","secrets_file":"` + path + `"}`, ``},
 		{"named matcher adds the endpoints", "@admin path /admin/*\nstauth @admin " + path,
 			`{"handler":"stauth","secrets_file":"` + path + `"}`,
-			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/auth/logout","/auth/user"]}]`},
+			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/auth/logout","/auth/user","/auth/backchannel-logout"]}]`},
 		{"a callback per provider", "@admin path /admin/*\nstauth @admin " + twoCallbacks,
 			`{"handler":"stauth","secrets_file":"` + twoCallbacks + `"}`,
-			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/oauth2callback/okta","/auth/logout","/auth/user"]}]`},
+			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/oauth2callback/okta","/auth/logout","/auth/user","/auth/backchannel-logout"]}]`},
 		{"every option", "@app path /app/*\nstauth @app " + path + ` {
 	login_path /in
 	logout_path /out
@@ -76,7 +76,7 @@ func TestCaddyfileAdapts(t *testing.T) {
 	session_ttl 12h
 }`,
 			`{"allow_claims":[{"claim":"groups","values":["admins","ops"]},{"claim":"hd","values":["example.com"]}],"allow_emails":["jane@example.com","*@example.org","john@example.com"],"anonymous":true,"handler":"stauth","login_path":"/in","logout_path":"/out","secrets_file":"` + path + `","session_ttl":43200000000000,"user_path":"/me"}`,
-			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me"]}]`},
+			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me","/auth/backchannel-logout"]}]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // logoutIDToken is the ID token to send as id_token_hint for the session:
@@ -33,6 +31,18 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	sess, _, _ := s.cookies.readSession(r, time.Now())
+	stored := true
+	if sess != nil {
+		stored = s.revokeSession(r.Context(), sess, clientIP(r)) == nil
+		s.loggedOut(r, sess, "session", stored)
+	}
+	return s.signOut(w, r, sess, stored)
+}
+
+// signOut deletes the session's cookies and sends the browser to log out at
+// the provider too, when it supports RP-initiated logout; stored false
+// says on the page that the revocation could not be recorded.
+func (s *Stauth) signOut(w http.ResponseWriter, r *http.Request, sess *session, stored bool) error {
 	s.cookies.deleteSession(w, r)
 	s.cookies.deleteLogoutHint(w)
 	setAuthHeaders(w.Header())
@@ -45,7 +55,6 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 				target = p.endSessionURL(d, idToken, postLogout)
 			}
 		}
-		s.logger.Info("logout", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	}
 	if idToken != "" {
 		// The ID token travels in the provider's URL, as RP-Initiated
@@ -53,7 +62,7 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 		// header, it stays out of Caddy's access log.
 		return writePage(w, http.StatusOK, page{
 			Title:      "Signing you out…",
-			Paragraphs: []string{"You are being signed out at the sign-in service too."},
+			Paragraphs: append([]string{"You are being signed out at the sign-in service too."}, notStoredNote(stored)...),
 			Refresh:    target,
 			Links:      []link{{Href: target, Label: "Continue", Primary: true}},
 		})

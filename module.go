@@ -29,6 +29,8 @@ const (
 	DefaultLogoutPath = "/auth/logout"
 	DefaultUserPath   = "/auth/user"
 	DefaultSessionTTL = 30 * 24 * time.Hour
+	// DefaultBackchannelLogoutPath receives back-channel logout tokens.
+	DefaultBackchannelLogoutPath = "/auth/backchannel-logout"
 )
 
 // Stauth logs visitors in with OpenID Connect before letting their requests
@@ -80,6 +82,15 @@ type Stauth struct {
 	// (Streamlit's).
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
 
+	// IdleTimeout, when set, ends a session unused for that long; at least
+	// 1m and shorter than session_ttl, which stays the hard cap. Default:
+	// off.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	// BackchannelLogoutPath receives the providers' OpenID Connect
+	// Back-Channel Logout tokens. Default: /auth/backchannel-logout.
+	BackchannelLogoutPath string `json:"backchannel_logout_path,omitempty"`
+
 	secrets       *secrets
 	providers     map[string]*provider
 	providerOrder []*provider
@@ -91,6 +102,9 @@ type Stauth struct {
 	client        *http.Client
 	cancel        context.CancelFunc
 	refresher     *refresher
+	revocations   *revocations
+	revocationKey string
+	metrics       *stauthMetrics
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -142,6 +156,11 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 		s.endpoints[e.path] = e
 	}
 	s.refresher = newRefresher()
+	s.metrics = registerMetrics(ctx.GetMetricsRegistry(), s.logger)
+	if err := s.startRevocations(ctx); err != nil {
+		return err
+	}
+	s.shareRefreshes(ctx)
 	s.setUpProviders(ctx)
 	return nil
 }
@@ -158,6 +177,9 @@ func (s *Stauth) setDefaults() {
 	}
 	if s.SessionTTL == 0 {
 		s.SessionTTL = caddy.Duration(DefaultSessionTTL)
+	}
+	if s.BackchannelLogoutPath == "" {
+		s.BackchannelLogoutPath = DefaultBackchannelLogoutPath
 	}
 }
 
@@ -296,11 +318,12 @@ func (s *Stauth) Validate() error {
 	if s.SessionTTL < caddy.Duration(time.Minute) {
 		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))
 	}
-	return nil
+	return s.validateIdleTimeout()
 }
 
 // Cleanup stops background discovery and closes idle provider connections.
 func (s *Stauth) Cleanup() error {
+	s.stopRevocations()
 	if s.cancel != nil {
 		s.cancel()
 		s.client.CloseIdleConnections()

@@ -77,6 +77,7 @@ func (s *Stauth) renewTokens(ctx context.Context, sess *session) (renewed, ok bo
 		return false, true
 	}
 	outcome, err := s.refresher.refresh(ctx, s.providers[sess.provider], sess, time.Now())
+	s.counters().countRefresh(outcome.verdict)
 	switch outcome.verdict {
 	case refreshDone:
 		sess.renew(outcome.token)

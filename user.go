@@ -129,10 +129,14 @@ func claimText(v any) string {
 	return string(raw)
 }
 
-// serveUser answers the session's user as JSON, like st.user.
+// serveUser answers the session's user as JSON, like st.user; a POST
+// logs the user out everywhere.
 func (s *Stauth) serveUser(w http.ResponseWriter, r *http.Request) error {
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 		return nil
+	}
+	if r.Method == http.MethodPost {
+		return s.serveLogoutEverywhere(w, r)
 	}
 	setAuthHeaders(w.Header())
 	sess := s.currentSession(w, r)

@@ -1,0 +1,2 @@
+package stauth
+func (s *Stauth) shareRefreshes(_ any) {}
