@@ -63,6 +63,10 @@ type refresher struct {
 	mu       sync.Mutex
 	outcomes map[[32]byte]refreshOutcome // by SHA-256 of the refresh token
 	buckets  map[string]*tokenBucket     // by provider name
+
+	// shared, when set, coordinates refreshes with other instances
+	// through Caddy's storage (refreshshare.go).
+	shared *sharedRefresh
 }
 
 func newRefresher() *refresher {
@@ -116,7 +120,9 @@ func (rf *refresher) refresh(ctx context.Context, p *provider, sess *session, no
 		if !rf.allow(p.name, now) {
 			return outcomeWithErr{refreshOutcome{verdict: refreshLater}, nil}, nil
 		}
-		outcome, err := judgeRefresh(p.refreshTokens(context.WithoutCancel(ctx), sess.refreshToken, sess.sub))
+		outcome, err := rf.atProvider(ctx, key, func() (refreshOutcome, error) {
+			return judgeRefresh(p.refreshTokens(context.WithoutCancel(ctx), sess.refreshToken, sess.sub))
+		})
 		rf.remember(key, outcome, now)
 		return outcomeWithErr{outcome, err}, nil
 	})
