@@ -99,7 +99,9 @@ func (sr *sharedRefresh) do(ctx context.Context, key [32]byte, call func() (refr
 	}
 	outcome, err := call()
 	if outcome.verdict == refreshDone {
-		sr.store(lctx, result, outcome.token)
+		sctx, cancel := context.WithTimeout(ctx, refreshLockTimeout)
+		sr.store(sctx, result, outcome.token)
+		cancel()
 	}
 	sr.sweep()
 	return outcome, err
