@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,7 +102,10 @@ func (s *Stauth) backchannelAnswer(w http.ResponseWriter, r *http.Request, err e
 }
 
 // verifyLogoutToken checks a logout token (Back-Channel Logout 1.0 §2.6):
-// an asymmetric signature by a configured provider's published key, iss
+// an asymmetric signature by a configured provider's published key (with
+// the bearer verifier's key set, fetched again at most once a minute for
+// an unknown kid, so forged tokens cannot make stauth hammer the
+// provider), iss
 // exactly its issuer, aud naming its client_id, exp and iat (not ahead of
 // the clock), jti, the back-channel logout event, no nonce, and a sid or a
 // sub.
@@ -123,19 +127,26 @@ func (s *Stauth) verifyLogoutToken(ctx context.Context, raw string) (*logoutToke
 	if p == nil {
 		return nil, invalidLogoutToken("the logout token's issuer is not a provider of this site", nil)
 	}
-	d, err := p.discover(ctx)
+	bi, err := s.logoutVerifier.issuerFor(ctx, p)
 	if err != nil {
-		return nil, &logoutTokenError{unavailable: true, reason: "the provider's discovery failed", err: err}
+		return nil, &logoutTokenError{unavailable: true, reason: "the provider's discovery or keys are not available", err: err}
 	}
-	if iss != d.issuer {
+	if iss != bi.issuer {
 		return nil, invalidLogoutToken("the logout token's issuer is not a provider of this site", nil)
 	}
-	idt, err := d.verifier.Verify(ctx, raw)
-	if err != nil {
-		if isUnreachable(err) {
-			return nil, &logoutTokenError{unavailable: true, reason: "the provider's keys could not be fetched", err: err}
-		}
-		return nil, invalidLogoutToken("the logout token's signature, audience or expiry is not valid", err)
+	var keyErr error
+	idt, err := bi.verifier.Verify(withKeyErrorSlot(ctx, &keyErr), raw)
+	switch {
+	case keyErr != nil && keyErrorDescription(keyErr) == bearerUnavailable:
+		return nil, &logoutTokenError{unavailable: true, reason: "the provider's keys could not be fetched", err: keyErr}
+	case keyErr != nil:
+		return nil, invalidLogoutToken("the logout token's signature is not valid", keyErr)
+	case err != nil:
+		return nil, invalidLogoutToken("the logout token is malformed", err)
+	case !slices.Contains(idt.Audience, p.clientID):
+		return nil, invalidLogoutToken("the logout token's audience is not this site's client_id", nil)
+	case idt.Expiry.IsZero() || !time.Now().Before(idt.Expiry):
+		return nil, invalidLogoutToken("the logout token has expired or has no exp", nil)
 	}
 	var claims struct {
 		JTI    string          `json:"jti"`

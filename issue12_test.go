@@ -68,6 +68,10 @@ func TestIssue12Logout(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !deletes(resp, "stauth_session") || !strings.Contains(resp.Body, "could not be recorded") {
 			t.Fatalf("logout with storage down: %s, want the signing-out page saying the logout was not recorded and the cookie deleted\n%s", resp.Status, resp.Body)
 		}
+		token := signLogoutToken(t, hostileop.SharedRSAKey("rsa-1"), logoutClaims(s, hostileop.DefaultSubject))
+		if status, body, _ := s.postLogoutToken(t, token); status != http.StatusServiceUnavailable || !strings.Contains(body, "temporarily_unavailable") {
+			t.Fatalf("a back-channel logout with storage down: %d %s, want 503 so that the provider sends it again", status, body)
+		}
 	})
 }
 
@@ -180,13 +184,13 @@ func TestIssue12BackchannelRefusals(t *testing.T) {
 		name, token string
 		want        string // in error_description
 	}{
-		{"bad-signature", badSig(), "signature, audience or expiry"},
-		{"unpublished-key", signLogoutToken(t, hostileop.SharedRSAKey("attacker"), logoutClaims(s, hostileop.DefaultSubject)), "signature, audience or expiry"},
+		{"bad-signature", badSig(), "signature is not valid"},
+		{"unpublished-key", signLogoutToken(t, hostileop.SharedRSAKey("attacker"), logoutClaims(s, hostileop.DefaultSubject)), "signature is not valid"},
 		{"wrong-iss", edit(func(c map[string]any) { c["iss"] = s.OP.URL + "/other" }), "issuer is not"},
-		{"wrong-aud", edit(func(c map[string]any) { c["aud"] = "another-client" }), "signature, audience or expiry"},
+		{"wrong-aud", edit(func(c map[string]any) { c["aud"] = "another-client" }), "audience"},
 		{"no-iat", edit(func(c map[string]any) { delete(c, "iat") }), "no iat"},
 		{"iat-in-the-future", edit(func(c map[string]any) { c["iat"] = time.Now().Add(time.Hour).Unix() }), "in the future"},
-		{"expired", edit(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), "signature, audience or expiry"},
+		{"expired", edit(func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }), "expired"},
 		{"no-jti", edit(func(c map[string]any) { delete(c, "jti") }), "no jti"},
 		{"replayed-jti", replayed, "replayed"},
 		{"no-events", edit(func(c map[string]any) { delete(c, "events") }), "events claim"},
@@ -370,5 +374,24 @@ func TestIssue12Metrics(t *testing.T) {
 		if strings.HasPrefix(line, "caddy_stauth_logins_total ") && strings.HasSuffix(line, " 0") {
 			t.Errorf("no login counted: %s", line)
 		}
+	}
+}
+
+// TestIssue12PassiveRevoked: outside stauth's matcher, the passive stauth
+// shows a revoked session as logged out too.
+func TestIssue12PassiveRevoked(t *testing.T) {
+	s := newTestSite(t, siteOptions{matcher: "/private*", behaviour: hostileop.Behaviour{NoEndSession: true}})
+	b := s.browser(t)
+	b.mustLogIn("/auth/login?rd=/private", "/private")
+	copied := b.cookie("stauth_session")
+	outside := func() string {
+		return s.browser(t).do(http.MethodGet, "/public", "Cookie", "stauth_session="+copied).Body
+	}
+	if got := outside(); !strings.Contains(got, "logged_in=true") {
+		t.Fatalf("outside the matcher before logout: %s", got)
+	}
+	b.do(http.MethodPost, "/auth/logout", "Sec-Fetch-Site", "same-origin")
+	if got := outside(); !strings.Contains(got, "logged_in=false") || strings.Contains(got, hostileop.DefaultSubject) {
+		t.Fatalf("outside the matcher, a revoked session: %s", got)
 	}
 }

@@ -105,6 +105,8 @@ type Stauth struct {
 	revocations   *revocations
 	revocationKey string
 	metrics       *stauthMetrics
+	// logoutVerifier checks back-channel logout tokens' signatures.
+	logoutVerifier *bearerVerifier
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -162,6 +164,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	}
 	s.shareRefreshes(ctx)
 	s.setUpProviders(ctx)
+	s.logoutVerifier = newBearerVerifier(s.providerOrder, nil, nil)
 	return nil
 }
 
