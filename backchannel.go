@@ -209,6 +209,12 @@ func (s *Stauth) applyLogoutToken(ctx context.Context, lt *logoutToken, ip strin
 	}
 	s.audit("revocation", p.name, lt.sub, "", ip, zap.String("kind", "backchannel-"+kind), zap.Bool("stored", err == nil))
 	if err != nil {
+		retryableJTIs.Range(func(k, until any) bool {
+			if now.After(until.(time.Time)) {
+				retryableJTIs.Delete(k)
+			}
+			return true
+		})
 		retryableJTIs.Store(retryKey, lt.expiry)
 		return &logoutTokenError{unavailable: true, reason: "the revocation could not be recorded", err: err}
 	}

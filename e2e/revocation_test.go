@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stauth/caddy-stauth/internal/hostileop"
 	"github.com/stauth/caddy-stauth/internal/testcaddy"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 )
 
 // revocationDeadline is how long another instance may take to refuse a
@@ -68,11 +69,11 @@ func TestRevocationAcrossProcesses(t *testing.T) {
 
 	t.Run("backchannel-logout-to-A", func(t *testing.T) {
 		cookie := logIn("sid-backchannel")
-		claims := map[string]any{
-			"iss": op.URL, "aud": "stauth", "iat": time.Now().Unix(), "exp": time.Now().Add(2 * time.Minute).Unix(),
-			"jti": fmt.Sprint(time.Now().UnixNano()), "sid": "sid-backchannel",
-			"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
-		}
+		// The logout token as zitadel/oidc's OP library makes one (its
+		// devop does not send back-channel logouts itself), signed with
+		// the hostile provider's published key.
+		claims := oidc.NewLogoutTokenClaims(op.URL, "", oidc.Audience{"stauth"}, time.Now().Add(2*time.Minute),
+			fmt.Sprint(time.Now().UnixNano()), "sid-backchannel", 0)
 		resp, err := http.PostForm(fmt.Sprintf("http://localhost:%d/auth/backchannel-logout", portA), url.Values{"logout_token": {signedJWT(t, claims)}})
 		if err != nil {
 			t.Fatal(err)
@@ -135,14 +136,17 @@ func waitRefused(t *testing.T, port int, cookie string) {
 }
 
 // signedJWT signs claims with the hostile provider's published key.
-func signedJWT(t *testing.T, claims map[string]any) string {
+func signedJWT(t *testing.T, claims any) string {
 	t.Helper()
 	key := hostileop.SharedRSAKey("rsa-1")
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: key.Alg, Key: key.Private}, (&jose.SignerOptions{}).WithType("logout+jwt").WithHeader("kid", key.KID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, _ := json.Marshal(claims)
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
 		t.Fatal(err)
