@@ -74,9 +74,11 @@ func TestCaddyfileAdapts(t *testing.T) {
 	allow_claim groups admins ops
 	allow_claim hd example.com
 	session_ttl 12h
+	idle_timeout 30m
+	backchannel_logout_path /bcl
 }`,
-			`{"allow_claims":[{"claim":"groups","values":["admins","ops"]},{"claim":"hd","values":["example.com"]}],"allow_emails":["jane@example.com","*@example.org","john@example.com"],"anonymous":true,"handler":"stauth","login_path":"/in","logout_path":"/out","secrets_file":"` + path + `","session_ttl":43200000000000,"user_path":"/me"}`,
-			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me","/auth/backchannel-logout"]}]`},
+			`{"allow_claims":[{"claim":"groups","values":["admins","ops"]},{"claim":"hd","values":["example.com"]}],"allow_emails":["jane@example.com","*@example.org","john@example.com"],"anonymous":true,"backchannel_logout_path":"/bcl","handler":"stauth","idle_timeout":1800000000000,"login_path":"/in","logout_path":"/out","secrets_file":"` + path + `","session_ttl":43200000000000,"user_path":"/me"}`,
+			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me","/bcl"]}]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
