@@ -187,8 +187,8 @@ var retryableJTIs sync.Map // [32]byte -> time.Time (until)
 // until now.
 func (s *Stauth) applyLogoutToken(ctx context.Context, lt *logoutToken, ip string) error {
 	p := lt.provider
-	retryKey := sha256.Sum256([]byte(p.name + "\x00" + lt.jti))
-	replayed, err := s.revocations.SeenJTI(ctx, p.name, lt.jti, lt.expiry)
+	retryKey := sha256.Sum256([]byte(p.binding + "\x00" + lt.jti))
+	replayed, err := s.revocations.SeenJTI(ctx, p.binding, lt.jti, lt.expiry)
 	if err != nil {
 		return &logoutTokenError{unavailable: true, reason: "the logout token's id could not be recorded", err: err}
 	}
@@ -202,10 +202,10 @@ func (s *Stauth) applyLogoutToken(ctx context.Context, lt *logoutToken, ip strin
 	until := now.Add(time.Duration(s.SessionTTL))
 	kind := "sid"
 	if lt.sid != "" {
-		err = s.revocations.RevokeSID(ctx, p.name, lt.sid, until)
+		err = s.revocations.RevokeSID(ctx, p.binding, lt.sid, until)
 	} else {
 		kind = "sub"
-		err = s.revocations.RevokeSubBefore(ctx, p.name, lt.sub, now, until)
+		err = s.revocations.RevokeSubBefore(ctx, p.binding, lt.sub, now, until)
 	}
 	s.audit("revocation", p.name, lt.sub, "", ip, zap.String("kind", "backchannel-"+kind), zap.Bool("stored", err == nil))
 	if err != nil {

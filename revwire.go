@@ -108,10 +108,13 @@ func shortID(sess *session) string {
 }
 
 // revoked tells whether a session was revoked: by logout, back-channel
-// logout, or "log out everywhere". Memory only.
+// logout, or "log out everywhere". Memory only. Revocations by sid and sub
+// name the provider by its binding (server_metadata_url and client_id),
+// not by its name in secrets.toml: sites sharing a storage may give one
+// name to different providers, whose subs are not comparable.
 func (s *Stauth) revoked(sess *session) bool {
 	return s.revocations != nil &&
-		s.revocations.Revoked(sessionID(sess), sess.sid, sess.provider, sess.sub, time.Unix(sess.issued, 0))
+		s.revocations.Revoked(sessionID(sess), sess.sid, sess.binding, sess.sub, time.Unix(sess.issued, 0))
 }
 
 // revokeSession records a logout of one session until its own expiry. An
