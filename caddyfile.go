@@ -89,6 +89,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    bearer_audiences <aud> ...           # audiences a bearer token may name besides client_id
 //	    streamlit_user <tornado|starlette>   # st.user for the Streamlit app behind: tornado ≤1.56, starlette ≥1.57
 //	    redirect_uri <url>                   # this site's callback, in place of [auth]'s redirect_uri
+//	    idle_timeout <duration>              # end a session unused this long; default off, ≥ 1m, < session_ttl
+//	    backchannel_logout_path <path>       # default /auth/backchannel-logout
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -118,7 +120,7 @@ func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // messages; TestOptionNames keeps it and unmarshalOption in step.
 var optionNames = []string{
 	"login_path", "logout_path", "user_path", "anonymous", "allow_emails", "allow_claim", "session_ttl",
-	"bearer", "bearer_audiences", "streamlit_user", "redirect_uri",
+	"bearer", "bearer_audiences", "streamlit_user", "redirect_uri", "idle_timeout", "backchannel_logout_path",
 }
 
 // unmarshalOption reads one line of the stauth block.
@@ -187,6 +189,18 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 		if _, err := parseStreamlitUserFormat(s.StreamlitUser); err != nil {
 			return d.Errf("stauth: %v", err)
 		}
+	case "backchannel_logout_path":
+		return one(&s.BackchannelLogoutPath)
+	case "idle_timeout":
+		var text string
+		if err := one(&text); err != nil {
+			return err
+		}
+		idle, err := idleTimeoutOption(text)
+		if err != nil {
+			return d.Err(err.Error())
+		}
+		s.IdleTimeout = idle
 	default:
 		return d.Errf("stauth: unknown option %q; the options are %s", option, strings.Join(optionNames, ", "))
 	}

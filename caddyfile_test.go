@@ -71,10 +71,10 @@ func TestCaddyfileAdapts(t *testing.T) {
 			`{"handler":"stauth","secrets_file":"` + path + `"}`, ``},
 		{"named matcher adds the endpoints", "@admin path /admin/*\nstauth @admin " + path,
 			`{"handler":"stauth","secrets_file":"` + path + `"}`,
-			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/auth/logout","/auth/user"]}]`},
+			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/auth/logout","/auth/user","/auth/backchannel-logout"]}]`},
 		{"a callback per provider", "@admin path /admin/*\nstauth @admin " + twoCallbacks,
 			`{"handler":"stauth","secrets_file":"` + twoCallbacks + `"}`,
-			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/oauth2callback/okta","/auth/logout","/auth/user"]}]`},
+			`[{"path":["/admin/*"]},{"path":["/auth/login","/oauth2callback","/oauth2callback/okta","/auth/logout","/auth/user","/auth/backchannel-logout"]}]`},
 		{"every option", "@app path /app/*\nstauth @app " + path + ` {
 	login_path /in
 	logout_path /out
@@ -85,9 +85,11 @@ func TestCaddyfileAdapts(t *testing.T) {
 	allow_claim groups admins ops
 	allow_claim hd example.com
 	session_ttl 12h
+	idle_timeout 30m
+	backchannel_logout_path /bcl
 }`,
-			`{"allow_claims":[{"claim":"groups","values":["admins","ops"]},{"claim":"hd","values":["example.com"]}],"allow_emails":["jane@example.com","*@example.org","john@example.com"],"anonymous":true,"handler":"stauth","login_path":"/in","logout_path":"/out","secrets_file":"` + path + `","session_ttl":43200000000000,"user_path":"/me"}`,
-			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me"]}]`},
+			`{"allow_claims":[{"claim":"groups","values":["admins","ops"]},{"claim":"hd","values":["example.com"]}],"allow_emails":["jane@example.com","*@example.org","john@example.com"],"anonymous":true,"backchannel_logout_path":"/bcl","handler":"stauth","idle_timeout":1800000000000,"login_path":"/in","logout_path":"/out","secrets_file":"` + path + `","session_ttl":43200000000000,"user_path":"/me"}`,
+			`[{"path":["/app/*"]},{"path":["/in","/oauth2callback","/out","/me","/bcl"]}]`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -249,7 +251,7 @@ func TestCaddyfileRedirectURI(t *testing.T) {
 	handler, _ := json.Marshal(route["handle"].([]any)[0])
 	match, _ := json.Marshal(route["match"])
 	if !strings.Contains(string(handler), `"redirect_uri":"http://localhost:{port}/site/cb"`) ||
-		string(match) != `[{"path":["/app/*"]},{"path":["/auth/login","/site/cb","/auth/logout","/auth/user"]}]` {
+		string(match) != `[{"path":["/app/*"]},{"path":["/auth/login","/site/cb","/auth/logout","/auth/user","/auth/backchannel-logout"]}]` {
 		t.Fatalf("handler %s\nmatch %s", handler, match)
 	}
 }

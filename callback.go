@@ -51,7 +51,7 @@ func (s *Stauth) serveCallback(w http.ResponseWriter, r *http.Request, path stri
 			reason: "the session is larger than the cookie budget; the provider sends too many claims (often groups) or an exposed token is too large"})
 	}
 	s.cookies.writeLogoutHint(w, sess, hint)
-	s.logger.Info("login", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
+	s.loggedIn(r, sess)
 	setAuthHeaders(w.Header())
 	return redirect(w, tx.ReturnTo)
 }

@@ -45,6 +45,7 @@ func (s *Stauth) endpointList() []endpoint {
 	return append(list,
 		endpoint{"logout_path", s.LogoutPath, s.serveLogout},
 		endpoint{"user_path", s.UserPath, s.serveUser},
+		endpoint{"backchannel_logout_path", s.BackchannelLogoutPath, s.serveBackchannelLogout},
 	)
 }
 
@@ -97,9 +98,10 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 // logged out. It writes nothing and calls no provider.
 func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	sess, _, _ := s.cookies.readSession(r, time.Now())
+	now := time.Now()
+	sess, _, _ := s.cookies.readSession(r, now)
 	s.cookies.stripOwn(r.Header)
-	if s.bound(sess) && s.rules.allows(sess) {
+	if s.bound(sess) && s.ended(sess, now) == "" && s.rules.allows(sess) {
 		repl.Map(s.placeholders(sess))
 	} else {
 		sess = nil
@@ -113,24 +115,33 @@ func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp
 // has expired, or whose tokens cannot be refreshed is deleted. A session
 // sealed with a previous secret, or just refreshed, is sealed again.
 func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session {
-	sess, stale, present := s.cookies.readSession(r, time.Now())
+	now := time.Now()
+	sess, stale, present := s.cookies.readSession(r, now)
 	if !present {
 		s.cookies.deleteSession(w, r) // orphan chunks, such as a _2 without its _1
 		return nil
 	}
 	if !s.bound(sess) {
+		s.refused(r, sess, reasonInvalid)
 		s.cookies.deleteSession(w, r)
 		return nil
 	}
+	if reason := s.ended(sess, now); reason != "" {
+		s.refused(r, sess, reason)
+		s.cookies.deleteSession(w, r)
+		return nil
+	}
+	touched := s.touch(sess, now)
 	renewed := false
 	if s.rules.allows(sess) { // a user the rules keep out never costs a refresh
 		var ok bool
 		if renewed, ok = s.renewTokens(r.Context(), sess); !ok {
+			s.refused(r, sess, reasonRefreshRefused)
 			s.cookies.deleteSession(w, r)
 			return nil
 		}
 	}
-	if stale || renewed {
+	if stale || renewed || touched {
 		if err := s.cookies.writeSession(w, r, sess); err != nil {
 			// The browser keeps the cookie it has: still valid, sealed with a
 			// previous secret or holding the tokens before this refresh.
@@ -145,6 +156,7 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 // 401 (503 while the provider's keys cannot be fetched), never a redirect.
 func (s *Stauth) gateBearer(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, raw string) error {
 	id, err := s.bearer.verify(r.Context(), raw)
+	s.counters().countBearer(err == nil)
 	if err != nil {
 		description := "the token is not valid"
 		if refused := (*bearerError)(nil); errors.As(err, &refused) {
@@ -213,7 +225,7 @@ func (s *Stauth) forbidden(w http.ResponseWriter, r *http.Request, sess *session
 	if who == "" {
 		who = sess.sub
 	}
-	s.logger.Info("access denied by allow rules", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.String("email", sess.email))
+	s.refused(r, sess, reasonForbidden)
 	if !isNavigation(r) {
 		setAuthHeaders(w.Header())
 		return writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden", "message": who + " may not use this site."})

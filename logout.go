@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // logoutIDToken is the ID token to send as id_token_hint for the session:
@@ -34,6 +32,19 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	sess, _, _ := s.cookies.readSession(r, time.Now())
+	stored := true
+	if sess != nil {
+		stored = s.revokeSession(r.Context(), sess, clientIP(r)) == nil
+		s.loggedOut(r, sess, "session", stored)
+	}
+	return s.signOut(w, r, sess, stored, landing)
+}
+
+// signOut deletes the session's cookies and sends the browser to log out at
+// the provider too, when it supports RP-initiated logout, then to landing
+// (the signed-out page when empty); stored false says on the page that the
+// revocation could not be recorded.
+func (s *Stauth) signOut(w http.ResponseWriter, r *http.Request, sess *session, stored bool, landing string) error {
 	s.cookies.deleteSession(w, r)
 	s.cookies.deleteLogoutHint(w)
 	setAuthHeaders(w.Header())
@@ -46,7 +57,6 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 				target = withLogoutState(p.endSessionURL(d, idToken, postLogout), landing)
 			}
 		}
-		s.logger.Info("logout", zap.String("provider", sess.provider), zap.String("sub", sess.sub))
 	}
 	if idToken != "" {
 		// The ID token travels in the provider's URL, as RP-Initiated
@@ -54,7 +64,7 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 		// header, it stays out of Caddy's access log.
 		return writePage(w, http.StatusOK, page{
 			Title:      "Signing you out…",
-			Paragraphs: []string{"You are being signed out at the sign-in service too."},
+			Paragraphs: append([]string{"You are being signed out at the sign-in service too."}, notStoredNote(stored)...),
 			Refresh:    target,
 			Links:      []link{{Href: target, Label: "Continue", Primary: true}},
 		})

@@ -30,6 +30,8 @@ const (
 	DefaultLogoutPath = "/auth/logout"
 	DefaultUserPath   = "/auth/user"
 	DefaultSessionTTL = 30 * 24 * time.Hour
+	// DefaultBackchannelLogoutPath receives back-channel logout tokens.
+	DefaultBackchannelLogoutPath = "/auth/backchannel-logout"
 )
 
 // Stauth logs visitors in with OpenID Connect before letting their requests
@@ -119,6 +121,14 @@ type Stauth struct {
 	// Streamlit reads them, and the browser's own _streamlit_user* cookies
 	// are removed from every request; nothing is sent to the browser.
 	StreamlitUser string `json:"streamlit_user,omitempty"`
+	// IdleTimeout, when set, ends a session unused for that long; at least
+	// 1m and shorter than session_ttl, which stays the hard cap. Default:
+	// off.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	// BackchannelLogoutPath receives the providers' OpenID Connect
+	// Back-Channel Logout tokens. Default: /auth/backchannel-logout.
+	BackchannelLogoutPath string `json:"backchannel_logout_path,omitempty"`
 
 	secrets       *secrets
 	providers     map[string]*provider
@@ -134,8 +144,13 @@ type Stauth struct {
 	refresher     *refresher
 	streamlit     *streamlitMinter
 	// caddyCtx and servedCheck serve warnIfUnserved at the first request.
-	caddyCtx    caddy.Context
-	servedCheck *sync.Once
+	caddyCtx      caddy.Context
+	servedCheck   *sync.Once
+	revocations   *revocations
+	revocationKey string
+	metrics       *stauthMetrics
+	// logoutVerifier checks back-channel logout tokens' signatures.
+	logoutVerifier *bearerVerifier
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -191,10 +206,16 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.refresher = newRefresher()
+	s.metrics = registerMetrics(ctx.GetMetricsRegistry(), s.logger)
+	if err := s.startRevocations(ctx); err != nil {
+		return err
+	}
+	s.shareRefreshes(ctx)
 	s.setUpProviders(ctx)
 	if s.Bearer {
 		s.bearer = newBearerVerifier(s.providerOrder, s.BearerAudiences, nil)
 	}
+	s.logoutVerifier = newBearerVerifier(s.providerOrder, nil, nil)
 	return nil
 }
 
@@ -210,6 +231,9 @@ func (s *Stauth) setDefaults() {
 	}
 	if s.SessionTTL == 0 {
 		s.SessionTTL = caddy.Duration(DefaultSessionTTL)
+	}
+	if s.BackchannelLogoutPath == "" {
+		s.BackchannelLogoutPath = DefaultBackchannelLogoutPath
 	}
 }
 
@@ -359,11 +383,12 @@ func (s *Stauth) Validate() error {
 			return fmt.Errorf("stauth: %w", err)
 		}
 	}
-	return nil
+	return s.validateIdleTimeout()
 }
 
 // Cleanup stops background discovery and closes idle provider connections.
 func (s *Stauth) Cleanup() error {
+	s.stopRevocations()
 	if s.cancel != nil {
 		s.cancel()
 		s.client.CloseIdleConnections()

@@ -63,6 +63,10 @@ type refresher struct {
 	mu       sync.Mutex
 	outcomes map[[32]byte]refreshOutcome // by SHA-256 of the refresh token
 	buckets  map[string]*tokenBucket     // by provider name
+
+	// shared, when set, coordinates refreshes with other instances
+	// through Caddy's storage (refreshshare.go).
+	shared *sharedRefresh
 }
 
 func newRefresher() *refresher {
@@ -77,6 +81,7 @@ func (s *Stauth) renewTokens(ctx context.Context, sess *session) (renewed, ok bo
 		return false, true
 	}
 	outcome, err := s.refresher.refresh(ctx, s.providers[sess.provider], sess, time.Now())
+	s.counters().countRefresh(outcome.verdict)
 	switch outcome.verdict {
 	case refreshDone:
 		sess.renew(outcome.token)
@@ -115,7 +120,9 @@ func (rf *refresher) refresh(ctx context.Context, p *provider, sess *session, no
 		if !rf.allow(p.name, now) {
 			return outcomeWithErr{refreshOutcome{verdict: refreshLater}, nil}, nil
 		}
-		outcome, err := judgeRefresh(p.refreshTokens(context.WithoutCancel(ctx), sess.refreshToken, sess.sub))
+		outcome, err := rf.atProvider(ctx, key, func() (refreshOutcome, error) {
+			return judgeRefresh(p.refreshTokens(context.WithoutCancel(ctx), sess.refreshToken, sess.sub))
+		})
 		rf.remember(key, outcome, now)
 		return outcomeWithErr{outcome, err}, nil
 	})

@@ -102,6 +102,10 @@ type revocations struct {
 	failing   bool
 	lastSweep time.Time
 
+	// lastRefreshed is when (Unix nanoseconds) a refresh last succeeded;
+	// zero before the first (the metrics' gauge reads it).
+	lastRefreshed atomic.Int64
+
 	started  atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -174,6 +178,9 @@ func (r *revocations) run(ctx context.Context) {
 // refreshLogged refreshes and logs a failure once per streak of failures.
 func (r *revocations) refreshLogged(ctx context.Context) {
 	err := r.refresh(ctx)
+	if err == nil {
+		r.lastRefreshed.Store(r.now().UnixNano())
+	}
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
 	switch {

@@ -48,6 +48,8 @@ type testSite struct {
 	// OP is the unnamed provider (nil with named providers or
 	// metadataURL, until a test sets it).
 	OP *hostileop.Provider
+	// Storage is the directory of Caddy's file-system storage.
+	Storage string
 }
 
 // siteOptions sets up a site.
@@ -80,6 +82,9 @@ type siteOptions struct {
 	// matcher, when set, is a path pattern: stauth takes only the requests
 	// it matches (stauth @gated …).
 	matcher string
+	// adminPort, when set, turns the admin API on at localhost:adminPort
+	// with the metrics global option.
+	adminPort int
 }
 
 // newTestSite starts a hostile provider (unless given) and a Caddy.
@@ -132,7 +137,13 @@ func newTestSite(t *testing.T, o siteOptions) *testSite {
 	if o.matcher != "" {
 		matcher = "@gated "
 	}
-	testcaddy.Load(t, testcaddy.Globals(t.TempDir(), port, testcaddy.FreePort(t))+fmt.Sprintf(`
+	dir := t.TempDir()
+	s.Storage = filepath.Join(dir, "caddy-storage")
+	globals := testcaddy.Globals(dir, port, testcaddy.FreePort(t))
+	if o.adminPort != 0 {
+		globals = strings.Replace(globals, "admin off", fmt.Sprintf("admin localhost:%d\n\tmetrics", o.adminPort), 1)
+	}
+	testcaddy.Load(t, globals+fmt.Sprintf(`
 http://:%d {
 	@gated path %s
 	route {
@@ -547,4 +558,11 @@ func pageTitle(body string) string {
 		return title
 	}
 	return body[:min(len(body), 200)]
+}
+
+// replayStatus is the status a fresh client gets for an API call to the
+// protected page with the session cookie value alone.
+func (s *testSite) replayStatus(t *testing.T, cookie string) int {
+	t.Helper()
+	return s.browser(t).do(http.MethodGet, "/private", "Accept", "application/json", "Cookie", "stauth_session="+cookie).StatusCode
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -18,8 +19,13 @@ const userPrefix = "http.auth.user."
 const tokensKey = "tokens"
 
 // sessionExpiresKey is when the session ends, in Unix seconds, in the user
-// JSON and as {http.auth.user.session_expires}: reserved like tokensKey.
-const sessionExpiresKey = "session_expires"
+// JSON and as {http.auth.user.session_expires}; idleExpiresKey is when it
+// ends unless used before, with idle_timeout. Both are reserved like
+// tokensKey.
+const (
+	sessionExpiresKey = "session_expires"
+	idleExpiresKey    = "idle_expires"
+)
 
 // userView is what stauth tells of a logged-in user: the claims, the
 // provider and the exposed tokens. The placeholders and the user endpoint
@@ -28,11 +34,12 @@ type userView struct {
 	sess         *session
 	exposeID     bool
 	exposeAccess bool
+	idleTimeout  time.Duration
 }
 
 // user is the view of a session's user.
 func (s *Stauth) user(sess *session) userView {
-	return userView{sess: sess, exposeID: s.secrets.exposeID, exposeAccess: s.secrets.exposeAccess}
+	return userView{sess: sess, exposeID: s.secrets.exposeID, exposeAccess: s.secrets.exposeAccess, idleTimeout: time.Duration(s.IdleTimeout)}
 }
 
 // text is the value of one http.auth.user.* placeholder: a claim (lists
@@ -53,11 +60,21 @@ func (u userView) text(name string) string {
 		return ""
 	case sessionExpiresKey:
 		return strconv.FormatInt(u.sess.expires, 10)
+	case idleExpiresKey:
+		if u.idleTimeout == 0 {
+			return ""
+		}
+		return strconv.FormatInt(u.idleExpires(), 10)
 	}
 	if kind, ok := strings.CutPrefix(name, tokensKey+"."); ok {
 		return u.tokens()[kind]
 	}
 	return claimText(u.sess.allClaims()[name])
+}
+
+// idleExpires is when the session ends unless used before (Unix seconds).
+func (u userView) idleExpires() int64 {
+	return lastUse(u.sess).Add(u.idleTimeout).Unix()
 }
 
 // tokens are the exposed tokens by kind (id, access).
@@ -82,9 +99,12 @@ func (u userView) json() map[string]any {
 	delete(user, tokensKey)
 	user["is_logged_in"] = true
 	user["provider"] = u.sess.provider
-	// The session's end, which the ID token's one-hour exp is not. An idle
-	// timeout, once there is one, adds idle_expires here.
+	// The session's end, which the ID token's one-hour exp is not.
 	user[sessionExpiresKey] = u.sess.expires
+	delete(user, idleExpiresKey)
+	if u.idleTimeout > 0 {
+		user[idleExpiresKey] = u.idleExpires()
+	}
 	if tokens := u.tokens(); len(tokens) > 0 {
 		user[tokensKey] = tokens
 	}
@@ -139,10 +159,14 @@ func claimText(v any) string {
 	return string(raw)
 }
 
-// serveUser answers the session's user as JSON, like st.user.
+// serveUser answers the session's user as JSON, like st.user; a POST
+// logs the user out everywhere.
 func (s *Stauth) serveUser(w http.ResponseWriter, r *http.Request) error {
-	if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+	if !allowMethods(w, r, http.MethodGet, http.MethodHead, http.MethodPost) {
 		return nil
+	}
+	if r.Method == http.MethodPost {
+		return s.serveLogoutEverywhere(w, r)
 	}
 	setAuthHeaders(w.Header())
 	sess := s.currentSession(w, r)

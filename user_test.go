@@ -85,3 +85,28 @@ func TestSessionExpires(t *testing.T) {
 		t.Fatalf("the placeholder gives %q, want expires=%d", page, int64(expires))
 	}
 }
+
+// TestIdleExpires: with idle_timeout, the user JSON and the placeholder say
+// when the session ends unless used before; without, neither does.
+func TestIdleExpires(t *testing.T) {
+	for _, c := range []struct {
+		stauth string
+		idle   time.Duration
+	}{{"idle_timeout 1h", time.Hour}, {"", 0}} {
+		site := newTestSite(t, siteOptions{stauth: c.stauth, body: "idle=[{http.auth.user.idle_expires}]"})
+		b := site.browser(t)
+		b.mustLogIn("/auth/login", "/")
+		got, has := b.user()["idle_expires"].(float64)
+		page := b.get("/").Body
+		if c.idle == 0 {
+			if has || page != "idle=[]" {
+				t.Fatalf("without idle_timeout: idle_expires %v, page %q", got, page)
+			}
+			continue
+		}
+		want := time.Now().Add(c.idle).Unix()
+		if !has || int64(got) > want || int64(got) < want-60 || page != fmt.Sprintf("idle=[%d]", int64(got)) {
+			t.Fatalf("with idle_timeout 1h: idle_expires %v (want about %d), page %q", got, want, page)
+		}
+	}
+}
