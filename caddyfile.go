@@ -78,6 +78,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    allow_emails <email|*@domain> ...    # default: every logged-in user; repeatable
 //	    allow_claim  <claim> <value> ...     # e.g. allow_claim groups admins; repeatable, all must hold
 //	    session_ttl  <duration>              # default 30d, at least 1m
+//	    cookie_domain <domain>               # share the session with the domain's subdomains (single sign-on)
+//	    allow_preflight                      # let CORS preflights (OPTIONS) through, logged out
+//	    upstream_jwt <audience> [<header>]   # a signed JWT about the user for the upstream; header default X-Stauth-Assertion
+//	    upstream_jwks_path <path>            # its public keys; default /auth/jwks.json (with upstream_jwt)
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -86,6 +90,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 // redirect_uri in secrets.toml (Streamlit's is /oauth2callback), and of each
 // provider's own redirect_uri if it has one. A relative secrets path is read
 // from Caddy's working directory.
+//
+// With cookie_domain example.com, redirect_uri's host must be example.com
+// or one of its subdomains. Several stauth directives in one site, over the
+// same secrets.toml, share one login: each gates its own matcher with its
+// own allow rules.
 func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if !d.NextArg() {
@@ -136,6 +145,23 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Err("stauth: allow_claim needs a claim and at least one value, like: allow_claim groups admins")
 		}
 		s.AllowClaims = append(s.AllowClaims, ClaimRule{Claim: args[0], Values: args[1:]})
+	case "cookie_domain":
+		return one(&s.CookieDomain)
+	case "allow_preflight":
+		if len(args) != 0 {
+			return d.Err("stauth: allow_preflight takes no value")
+		}
+		s.AllowPreflight = true
+	case "upstream_jwt":
+		if len(args) < 1 || len(args) > 2 {
+			return d.Err("stauth: upstream_jwt takes the audience (the upstream the JWT is for) and optionally the header, like: upstream_jwt grafana X-Stauth-Assertion")
+		}
+		s.UpstreamJWT = &UpstreamJWT{Audience: args[0]}
+		if len(args) == 2 {
+			s.UpstreamJWT.Header = args[1]
+		}
+	case "upstream_jwks_path":
+		return one(&s.UpstreamJWKSPath)
 	case "session_ttl":
 		var text string
 		if err := one(&text); err != nil {
@@ -147,7 +173,7 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 		}
 		s.SessionTTL = caddy.Duration(ttl)
 	default:
-		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim and session_ttl", option)
+		return d.Errf("stauth: unknown option %q; the options are login_path, logout_path, user_path, anonymous, allow_emails, allow_claim, session_ttl, cookie_domain, allow_preflight, upstream_jwt and upstream_jwks_path", option)
 	}
 	return nil
 }

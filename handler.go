@@ -2,7 +2,6 @@ package stauth
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -13,6 +12,9 @@ import (
 
 // ServeHTTP answers stauth's own endpoints and gates every other request.
 func (s *Stauth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !s.takeTurn(r) {
+		return next.ServeHTTP(w, r) // an earlier stauth handled it (routes.go)
+	}
 	if s.Passive {
 		return s.identify(w, r, next)
 	}
@@ -40,10 +42,14 @@ func (s *Stauth) endpointList() []endpoint {
 			return s.serveCallback(w, r, path)
 		}})
 	}
-	return append(list,
+	list = append(list,
 		endpoint{"logout_path", s.LogoutPath, s.serveLogout},
 		endpoint{"user_path", s.UserPath, s.serveUser},
 	)
+	if s.UpstreamJWT != nil {
+		list = append(list, endpoint{"upstream_jwks_path", s.UpstreamJWKSPath, s.serveJWKS})
+	}
+	return list
 }
 
 // endpointFor finds the endpoint a request is for. The URL the browser asked
@@ -67,6 +73,9 @@ func (s *Stauth) endpointFor(r *http.Request) (*endpoint, *http.Request) {
 // gate lets a request with a valid session through, with the user's identity
 // in the placeholders, and stops the others.
 func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if s.AllowPreflight && isPreflight(r) {
+		return s.passPreflight(w, r, next)
+	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	cookiesBefore := len(w.Header()["Set-Cookie"])
 	sess := s.currentSession(w, r)
@@ -86,6 +95,7 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 	default:
 		repl.Map(s.placeholders(sess))
 	}
+	s.assertIdentity(r, sess) // nil when anonymous
 	return next.ServeHTTP(w, r)
 }
 
@@ -100,7 +110,9 @@ func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp
 		repl.Map(s.placeholders(sess))
 	} else {
 		repl.Map(loggedOutPlaceholders)
+		sess = nil
 	}
+	s.assertIdentity(r, sess)
 	return next.ServeHTTP(w, r)
 }
 
@@ -159,7 +171,7 @@ func isNavigation(r *http.Request) bool {
 func (s *Stauth) challenge(w http.ResponseWriter, r *http.Request) error {
 	setAuthHeaders(w.Header())
 	if isNavigation(r) {
-		return redirect(w, s.LoginPath+"?rd="+url.QueryEscape(originalURL(r).RequestURI()))
+		return redirect(w, s.loginTarget(r))
 	}
 	w.Header().Set("WWW-Authenticate", `Cookie realm="stauth", form-action="`+s.LoginPath+`"`)
 	return writeJSON(w, http.StatusUnauthorized, map[string]string{

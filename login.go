@@ -17,7 +17,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	q := r.URL.Query()
-	returnTo := safeReturnTo(q.Get("rd"))
+	returnTo := s.returnTo(q.Get("rd"))
 	choice := q.Get("provider")
 	if choice == "" && len(s.providerOrder) > 1 {
 		return writePage(w, http.StatusOK, s.chooserPage(returnTo))

@@ -80,6 +80,33 @@ type Stauth struct {
 	// (Streamlit's).
 	SessionTTL caddy.Duration `json:"session_ttl,omitempty"`
 
+	// CookieDomain shares one session across a domain and its subdomains
+	// (single sign-on): with example.com, a login on any of
+	// app.example.com, grafana.example.com, … holds for all of them, when
+	// their stauth read the same secrets.toml. The cookies then carry
+	// Domain=example.com (and the __Secure- prefix on https instead of
+	// __Host-); redirect_uri's host, the one callback host, must be the
+	// domain or one of its subdomains; a login's rd may be an absolute URL
+	// on the domain. Every host under the domain receives the cookies: see
+	// the README on sibling subdomains you do not control.
+	CookieDomain string `json:"cookie_domain,omitempty"`
+
+	// AllowPreflight lets CORS preflight requests (OPTIONS with Origin and
+	// Access-Control-Request-Method) through unauthenticated and logged
+	// out, so that a cross-origin app can call a protected API; the browser
+	// then sends the real request with its credentials, which is gated as
+	// usual. Default: off (a preflight gets a 401).
+	AllowPreflight bool `json:"allow_preflight,omitempty"`
+
+	// UpstreamJWT, when set, adds a short-lived signed JWT (ES256) about the
+	// logged-in user to every request passed on, in its header (replacing
+	// one the client sent), and serves the public key at UpstreamJWKSPath.
+	UpstreamJWT *UpstreamJWT `json:"upstream_jwt,omitempty"`
+
+	// UpstreamJWKSPath serves the public keys of upstream_jwt as a JWKS.
+	// Default, with upstream_jwt: /auth/jwks.json.
+	UpstreamJWKSPath string `json:"upstream_jwks_path,omitempty"`
+
 	secrets       *secrets
 	providers     map[string]*provider
 	providerOrder []*provider
@@ -91,6 +118,7 @@ type Stauth struct {
 	client        *http.Client
 	cancel        context.CancelFunc
 	refresher     *refresher
+	assertions    *assertionSigner
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -132,7 +160,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	s.warnAboutOpenProviders()
 	site := parseRedirect(s.secrets.redirectURI)
 	if s.cookies, err = newCookieJar(jarConfig{
-		secrets: s.secrets.cookieSecrets, site: site.Scheme + "://" + site.Host,
+		secrets: s.secrets.cookieSecrets, site: s.cookieBinding(), domain: s.CookieDomain,
 		secure: site.Scheme == "https", ttl: time.Duration(s.SessionTTL), logoutPath: s.LogoutPath,
 	}); err != nil {
 		return err
@@ -142,6 +170,9 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 		s.endpoints[e.path] = e
 	}
 	s.refresher = newRefresher()
+	if err := s.setUpAssertions(); err != nil {
+		return err
+	}
 	s.setUpProviders(ctx)
 	return nil
 }
@@ -158,6 +189,9 @@ func (s *Stauth) setDefaults() {
 	}
 	if s.SessionTTL == 0 {
 		s.SessionTTL = caddy.Duration(DefaultSessionTTL)
+	}
+	if s.UpstreamJWT != nil && s.UpstreamJWKSPath == "" {
+		s.UpstreamJWKSPath = DefaultUpstreamJWKSPath
 	}
 }
 
@@ -196,6 +230,9 @@ func (s *Stauth) readSecrets() error {
 		return err
 	}
 	s.secrets = sec
+	if err := s.checkCookieDomain(); err != nil {
+		return err
+	}
 	s.callbackPaths = nil
 	for _, pc := range sec.providers {
 		path := parseRedirect(pc.redirectURI).Path
@@ -292,6 +329,9 @@ func (s *Stauth) Validate() error {
 			return fmt.Errorf("stauth: %s and %s are both %s; give each its own path", other, e.setting, e.path)
 		}
 		seen[e.path] = e.setting
+	}
+	if err := s.checkUpstreamJWT(); err != nil {
+		return err
 	}
 	if s.SessionTTL < caddy.Duration(time.Minute) {
 		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))
