@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
@@ -76,7 +75,6 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 	if s.AllowPreflight && isPreflight(r) {
 		return s.passPreflight(w, r, next)
 	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	cookiesBefore := len(w.Header()["Set-Cookie"])
 	sess := s.currentSession(w, r)
 	if len(w.Header()["Set-Cookie"]) > cookiesBefore {
@@ -87,15 +85,13 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 	s.cookies.stripOwn(r.Header)
 	switch {
 	case sess == nil && s.Anonymous:
-		repl.Map(loggedOutPlaceholders)
+		// passed on logged out
 	case sess == nil:
 		return s.challenge(w, r)
 	case !s.rules.allows(sess):
 		return s.forbidden(w, r, sess)
-	default:
-		repl.Map(s.placeholders(sess))
 	}
-	s.assertIdentity(r, sess) // nil when anonymous
+	s.handOver(r, sess) // placeholders, assertion; nil: logged out
 	return next.ServeHTTP(w, r)
 }
 
@@ -103,16 +99,12 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 // placeholders set to the user of a valid session the rules let in, or
 // logged out. It writes nothing and calls no provider.
 func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	sess, _, _ := s.cookies.readSession(r, time.Now())
 	s.cookies.stripOwn(r.Header)
-	if s.bound(sess) && s.rules.allows(sess) {
-		repl.Map(s.placeholders(sess))
-	} else {
-		repl.Map(loggedOutPlaceholders)
+	if !s.bound(sess) || !s.rules.allows(sess) {
 		sess = nil
 	}
-	s.assertIdentity(r, sess)
+	s.handOver(r, sess)
 	return next.ServeHTTP(w, r)
 }
 

@@ -17,57 +17,102 @@ import (
 // the passive stauth the Caddyfile adds outside another one's matcher, a
 // catch-all stauth. Each of them strips stauth's cookies before passing the
 // request on, so the first one keeps the original cookies aside (in a
-// request variable the next handlers cannot read: see cookieStash) and
-// every later gating stauth puts back the ones it owns before reading the
-// session. A later passive stauth changes nothing: the first one already
-// stripped the cookies and set the placeholders, and a gating one after it
-// sets them again. So a gated route's decision is never undone by the
-// passive stauth of another directive.
+// request variable the next handlers cannot read: see requestState) and
+// every later stauth puts back the ones it owns before reading the session.
+// A later passive stauth changes nothing once an earlier one identified the
+// user: a passive stauth never turns an identified request into a logged
+// out one, so a gated route's decision is never undone by the passive
+// stauth of another directive. A later gating stauth decides again, with
+// its own rules.
 
-// stashVar is the request variable holding the cookieStash.
-const stashVar = "stauth_cookies"
+// stateVar is the request variable holding the requestState.
+const stateVar = "stauth_state"
 
-// cookieStash is the Cookie header as the first stauth on a request saw it.
-// It prints as nothing, so {http.vars.stauth_cookies} shows no cookie.
-type cookieStash struct {
+// requestState is what the stauth handlers on one request share: the Cookie
+// header as the first one saw it, and the user the placeholders show. The
+// first stauth maps the placeholders to it once; a later one changes the
+// user it holds, since a Replacer answers from the first mapping that knows
+// a name and a second mapping would never be read.
+type requestState struct {
 	cookie []string
+	// user is the identified user; nil shows a logged-out request.
+	user *userView
 }
 
-// String hides the cookies from placeholders.
-func (*cookieStash) String() string { return "" }
+// String hides the state from placeholders: {http.vars.stauth_state} shows
+// no cookie.
+func (*requestState) String() string { return "" }
 
-// handledWithoutCookies marks a request without cookies that a stauth has
-// already handled, without allocating.
-var handledWithoutCookies = &cookieStash{}
+// replace resolves the http.auth.user.* placeholders for the state's user.
+func (st *requestState) replace(key string) (any, bool) {
+	if st.user == nil {
+		return loggedOutPlaceholders(key)
+	}
+	name, ok := strings.CutPrefix(key, userPrefix)
+	if !ok {
+		return nil, false
+	}
+	return st.user.text(name), true
+}
 
-// earlierStash is the cookieStash of an earlier stauth on this request, if
-// any.
-func earlierStash(r *http.Request) *cookieStash {
+// stateOf is the requestState of an earlier stauth on this request, if any.
+func stateOf(r *http.Request) *requestState {
 	vars, _ := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
-	stash, _ := vars[stashVar].(*cookieStash)
-	return stash
+	st, _ := vars[stateVar].(*requestState)
+	return st
 }
 
-// stashCookies keeps the request's Cookie header aside for the stauth
-// handlers after this one. stripOwn replaces the header's slice rather
-// than changing it, so the slice kept here stays as the client sent it.
-func stashCookies(r *http.Request) {
+// startState makes the request's state, keeping its Cookie header as the
+// client sent it (stripOwn replaces the header's slice rather than
+// changing it), and maps the placeholders to it. Outside a Caddy server
+// (no variables) it returns nil.
+func startState(r *http.Request) *requestState {
 	vars, ok := r.Context().Value(caddyhttp.VarsCtxKey).(map[string]any)
 	if !ok {
+		return nil
+	}
+	st := &requestState{cookie: r.Header["Cookie"]}
+	vars[stateVar] = st
+	r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Map(st.replace)
+	return st
+}
+
+// handOver prepares a request the gate or the passive stauth passes on:
+// the placeholders show the user of sess, or a logged-out request when it
+// is nil, and the upstream gets the assertion of that user (or none).
+func (s *Stauth) handOver(r *http.Request, sess *session) {
+	s.assertIdentity(r, sess)
+	var user *userView
+	if sess != nil {
+		v := s.user(sess)
+		user = &v
+	}
+	if st := stateOf(r); st != nil {
+		st.user = user
 		return
 	}
-	if len(r.Header["Cookie"]) == 0 {
-		vars[stashVar] = handledWithoutCookies
-		return
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if user == nil {
+		repl.Map(loggedOutPlaceholders)
+	} else {
+		repl.Map(user.replace)
 	}
-	vars[stashVar] = &cookieStash{cookie: r.Header["Cookie"]}
+}
+
+// replace resolves the http.auth.user.* placeholders for this user.
+func (u *userView) replace(key string) (any, bool) {
+	name, ok := strings.CutPrefix(key, userPrefix)
+	if !ok {
+		return nil, false
+	}
+	return u.text(name), true
 }
 
 // restoreOwn puts back into h the cookies of this jar that an earlier
 // stauth stripped; it adds no cookie that is not stauth's.
-func (j *cookieJar) restoreOwn(h http.Header, stash *cookieStash) {
+func (j *cookieJar) restoreOwn(h http.Header, cookie []string) {
 	var own strings.Builder
-	scanCookies(http.Header{"Cookie": stash.cookie}, func(name, value string) bool {
+	scanCookies(http.Header{"Cookie": cookie}, func(name, value string) bool {
 		if j.isOwn(name) {
 			if own.Len() > 0 {
 				own.WriteString("; ")
@@ -83,18 +128,18 @@ func (j *cookieJar) restoreOwn(h http.Header, stash *cookieStash) {
 }
 
 // takeTurn prepares a request for this stauth and tells whether it has
-// anything left to do: the first stauth on a request keeps its cookies
-// aside; a later one that gates puts its own back; a later passive one has
-// nothing to do.
+// anything left to do: the first stauth on a request starts its state; a
+// later one puts its own cookies back, except a passive one after the user
+// was identified, which has nothing to do.
 func (s *Stauth) takeTurn(r *http.Request) bool {
-	stash := earlierStash(r)
+	st := stateOf(r)
 	switch {
-	case stash == nil:
-		stashCookies(r)
-	case s.Passive:
+	case st == nil:
+		startState(r)
+	case s.Passive && st.user != nil:
 		return false
 	default:
-		s.cookies.restoreOwn(r.Header, stash)
+		s.cookies.restoreOwn(r.Header, st.cookie)
 	}
 	return true
 }
@@ -111,7 +156,6 @@ func isPreflight(r *http.Request) bool {
 // afterwards, with its credentials, and that one is gated.
 func (s *Stauth) passPreflight(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	s.cookies.stripOwn(r.Header)
-	r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Map(loggedOutPlaceholders)
-	s.assertIdentity(r, nil)
+	s.handOver(r, nil)
 	return next.ServeHTTP(w, r)
 }
