@@ -35,8 +35,10 @@ const stateVar = "stauth_state"
 // a name and a second mapping would never be read.
 type requestState struct {
 	cookie []string
-	// user is the identified user; nil shows a logged-out request.
-	user *userView
+	// identified tells that user is the identified user; without it the
+	// placeholders show a logged-out request.
+	identified bool
+	user       userView
 }
 
 // String hides the state from placeholders: {http.vars.stauth_state} shows
@@ -45,7 +47,7 @@ func (*requestState) String() string { return "" }
 
 // replace resolves the http.auth.user.* placeholders for the state's user.
 func (st *requestState) replace(key string) (any, bool) {
-	if st.user == nil {
+	if !st.identified {
 		return loggedOutPlaceholders(key)
 	}
 	name, ok := strings.CutPrefix(key, userPrefix)
@@ -82,30 +84,19 @@ func startState(r *http.Request) *requestState {
 // is nil, and the upstream gets the assertion of that user (or none).
 func (s *Stauth) handOver(r *http.Request, sess *session) {
 	s.assertIdentity(r, sess)
-	var user *userView
-	if sess != nil {
-		v := s.user(sess)
-		user = &v
-	}
 	if st := stateOf(r); st != nil {
-		st.user = user
+		st.identified = sess != nil
+		if sess != nil {
+			st.user = s.user(sess)
+		}
 		return
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if user == nil {
+	if sess == nil {
 		repl.Map(loggedOutPlaceholders)
 	} else {
-		repl.Map(user.replace)
+		repl.Map(s.placeholders(sess))
 	}
-}
-
-// replace resolves the http.auth.user.* placeholders for this user.
-func (u *userView) replace(key string) (any, bool) {
-	name, ok := strings.CutPrefix(key, userPrefix)
-	if !ok {
-		return nil, false
-	}
-	return u.text(name), true
 }
 
 // restoreOwn puts back into h the cookies of this jar that an earlier
@@ -136,7 +127,7 @@ func (s *Stauth) takeTurn(r *http.Request) bool {
 	switch {
 	case st == nil:
 		startState(r)
-	case s.Passive && st.user != nil:
+	case s.Passive && st.identified:
 		return false
 	default:
 		s.cookies.restoreOwn(r.Header, st.cookie)

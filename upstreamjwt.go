@@ -223,7 +223,7 @@ func (s *Stauth) assertIdentity(r *http.Request, sess *session) {
 	if sess == nil {
 		return
 	}
-	token, err := a.assertion(sess, sess.allClaims()["groups"], time.Now())
+	token, err := a.assertion(sess, time.Now())
 	if err != nil {
 		s.logger.Error("the upstream assertion could not be signed")
 		return
@@ -235,7 +235,7 @@ func (s *Stauth) assertIdentity(r *http.Request, sess *session) {
 // than half its life left, else a new one. The cache is keyed by the
 // session's random id and checked against its sub and email; claims that a
 // refresh changed (such as groups) reach the upstream within assertionReuse.
-func (a *assertionSigner) assertion(sess *session, groups any, now time.Time) (string, error) {
+func (a *assertionSigner) assertion(sess *session, now time.Time) (string, error) {
 	key := sess.id
 	if key != "" {
 		a.mu.Lock()
@@ -246,7 +246,7 @@ func (a *assertionSigner) assertion(sess *session, groups any, now time.Time) (s
 		}
 	}
 	payload, err := json.Marshal(assertionClaims{
-		Issuer: a.issuer, Audience: a.audience, Subject: sess.sub, Email: sess.email, Groups: groups,
+		Issuer: a.issuer, Audience: a.audience, Subject: sess.sub, Email: sess.email, Groups: sess.allClaims()["groups"],
 		IssuedAt: now.Unix(), Expiry: now.Add(assertionTTL).Unix(),
 	})
 	if err != nil {

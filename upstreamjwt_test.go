@@ -104,22 +104,31 @@ func TestAssertionCache(t *testing.T) {
 	a := s.assertions
 	now := time.Unix(1_800_000_000, 0)
 	alice := &session{id: "alice-session", sub: "alice"}
-	first, _ := a.assertion(alice, nil, now)
-	if again, _ := a.assertion(alice, nil, now.Add(29*time.Second)); again != first {
+	first, _ := a.assertion(alice, now)
+	if again, _ := a.assertion(alice, now.Add(29*time.Second)); again != first {
 		t.Error("the assertion was signed again within 30 seconds")
 	}
-	if later, _ := a.assertion(alice, nil, now.Add(31*time.Second)); later == first {
+	if later, _ := a.assertion(alice, now.Add(31*time.Second)); later == first {
 		t.Error("the assertion was reused after 30 seconds")
 	}
-	if other, _ := a.assertion(&session{id: "bob-session", sub: "bob"}, nil, now); other == first {
+	if other, _ := a.assertion(&session{id: "bob-session", sub: "bob"}, now); other == first {
 		t.Error("another session got alice's assertion")
 	}
-	if swapped, _ := a.assertion(&session{id: "alice-session", sub: "mallory"}, nil, now); swapped == first {
+	if swapped, _ := a.assertion(&session{id: "alice-session", sub: "mallory"}, now); swapped == first {
 		t.Error("a session id with another sub got alice's assertion")
 	}
-	for i := range maxCachedAssertions + 10 {
-		_, _ = a.assertion(&session{id: fmt.Sprint(i), sub: "u"}, nil, now)
+	clear(a.cache)
+	for i := range maxCachedAssertions {
+		a.cache[fmt.Sprint(i)] = cachedAssertion{reuseUntil: now.Add(time.Duration(i%2) * time.Hour).UnixNano()}
 	}
+	_, _ = a.assertion(&session{id: "carol-session", sub: "carol"}, now)
+	if _, kept := a.cache["1"]; !kept || len(a.cache) > maxCachedAssertions/2+1 {
+		t.Errorf("a full cache kept %d assertions (a live one kept: %v); want the expired ones gone", len(a.cache), kept)
+	}
+	for i := range maxCachedAssertions {
+		a.cache[fmt.Sprint(i)] = cachedAssertion{reuseUntil: now.Add(time.Hour).UnixNano()}
+	}
+	_, _ = a.assertion(&session{id: "dave-session", sub: "dave"}, now)
 	if len(a.cache) > maxCachedAssertions {
 		t.Errorf("the cache holds %d assertions, more than %d", len(a.cache), maxCachedAssertions)
 	}
