@@ -21,7 +21,10 @@ func BenchmarkServeHTTPUpstreamJWT(b *testing.B) {
 				b.Fatal(err)
 			}
 			var got string
-			next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error { got = r.Header.Get(DefaultUpstreamJWTHeader); return nil })
+			next := caddyhttp.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) error {
+				got = r.Header.Get(DefaultUpstreamJWTHeader)
+				return nil
+			})
 			b.ReportAllocs()
 			start := readMallocs()
 			for b.Loop() {
