@@ -143,3 +143,15 @@ func listenerPort(r *http.Request) string {
 	}
 	return ""
 }
+
+// sharesCookies tells whether a request's Host (with or without a port) is
+// on cookie_domain, so that it shares stauth's cookies with the callback.
+func (s *Stauth) sharesCookies(host string) bool {
+	if s.CookieDomain == "" {
+		return false
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return onDomain(strings.ToLower(host), s.CookieDomain)
+}
