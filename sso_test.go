@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -234,5 +235,43 @@ func TestSSOConfigErrors(t *testing.T) {
 		if _, err := testcaddy.Adapt(fmt.Sprintf(":8080 {\n\tstauth %s {\n\t\tcookie_domain %s\n\t}\n}\n", secrets, ok)); err != nil {
 			t.Errorf("cookie_domain %s refused: %v", ok, err)
 		}
+	}
+}
+
+// TestSSOCookieNames: with a cookie domain, cookies lose the __Host- prefix
+// (which forbids Domain) for __Secure- on https, carry the domain, and a
+// session sealed for one host does not open in the domain's scope.
+func TestSSOCookieNames(t *testing.T) {
+	for _, c := range []struct {
+		secure        bool
+		domain, want  string
+		wantLoginPref string
+	}{
+		{true, "", "__Host-stauth_session", "__Host-stauth_login_"},
+		{true, "example.com", "__Secure-stauth_session", "__Secure-stauth_login_"},
+		{false, "example.com", "stauth_session", "stauth_login_"},
+	} {
+		jar, err := newCookieJar(jarConfig{secrets: []string{atkCookieSecret}, site: "https://.example.com", secure: c.secure, domain: c.domain, ttl: time.Hour, logoutPath: "/auth/logout"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jar.session != c.want || jar.loginPrefix != c.wantLoginPref {
+			t.Errorf("secure %v domain %q: names %s, %s; want %s, %s", c.secure, c.domain, jar.session, jar.loginPrefix, c.want, c.wantLoginPref)
+		}
+		rec := httptest.NewRecorder()
+		jar.set(rec, jar.session, "v", 60)
+		if got := rec.Result().Cookies()[0]; got.Domain != c.domain {
+			t.Errorf("secure %v domain %q: cookie Domain %q", c.secure, c.domain, got.Domain)
+		}
+	}
+	host := &Stauth{secrets: &secrets{redirectURI: "https://app.example.com/cb"}}
+	domain := &Stauth{secrets: host.secrets, CookieDomain: "example.com"}
+	if host.cookieBinding() == domain.cookieBinding() {
+		t.Errorf("host-only and domain cookies share the binding %q", host.cookieBinding())
+	}
+	hostSealer := mustSiteSealer(t, purposeSession, host.cookieBinding(), atkCookieSecret)
+	domainSealer := mustSiteSealer(t, purposeSession, domain.cookieBinding(), atkCookieSecret)
+	if _, _, ok := domainSealer.open(hostSealer.seal([]byte("x"))); ok {
+		t.Error("a value sealed for one host opened in the domain's scope")
 	}
 }
