@@ -17,7 +17,7 @@ import (
 // the passive stauth the Caddyfile adds outside another one's matcher, a
 // catch-all stauth. Each of them strips stauth's cookies before passing the
 // request on, so the first one keeps the original cookies aside (in a
-// request variable the next handlers cannot read: see requestState) and
+// request variable that prints as nothing: see requestState) and
 // every later stauth puts back the ones it owns before reading the session.
 // A later passive stauth changes nothing once an earlier one identified the
 // user: a passive stauth never turns an identified request into a logged
@@ -133,20 +133,4 @@ func (s *Stauth) takeTurn(r *http.Request) bool {
 		s.cookies.restoreOwn(r.Header, st.cookie)
 	}
 	return true
-}
-
-// isPreflight tells whether a request is a CORS preflight: OPTIONS with
-// Origin and Access-Control-Request-Method.
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
-}
-
-// passPreflight lets a CORS preflight through, logged out, with stauth's
-// cookies stripped (a browser sends none with a preflight anyway) and no
-// assertion for the upstream: the browser sends the real request
-// afterwards, with its credentials, and that one is gated.
-func (s *Stauth) passPreflight(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	s.cookies.stripOwn(r.Header)
-	s.handOver(r, nil)
-	return next.ServeHTTP(w, r)
 }
