@@ -2,6 +2,7 @@ package stauth
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -273,5 +274,39 @@ func TestSSOCookieNames(t *testing.T) {
 	domainSealer := mustSiteSealer(t, purposeSession, domain.cookieBinding(), atkCookieSecret)
 	if _, _, ok := domainSealer.open(hostSealer.seal([]byte("x"))); ok {
 		t.Error("a value sealed for one host opened in the domain's scope")
+	}
+}
+
+// TestSSOLoginTarget: a page load without a session on another host of the
+// cookie domain goes to the login on the callback host with the absolute
+// URL as rd, its scheme from the connection; on the callback host, or on a
+// host off the domain (a forged Host), the login stays on this host with a
+// path as rd.
+func TestSSOLoginTarget(t *testing.T) {
+	for _, c := range []struct {
+		redirect, host string
+		tls            bool
+		want           string
+	}{
+		{"https://auth.example.com/cb", "grafana.example.com", true, "https://auth.example.com/auth/login?rd=" + url.QueryEscape("https://grafana.example.com/d/1?x=2")},
+		{"https://auth.example.com/cb", "example.com", true, "https://auth.example.com/auth/login?rd=" + url.QueryEscape("https://example.com/d/1?x=2")},
+		{"https://auth.example.com/cb", "auth.example.com", true, "/auth/login?rd=" + url.QueryEscape("/d/1?x=2")},
+		{"https://auth.example.com/cb", "evil-example.com", true, "/auth/login?rd=" + url.QueryEscape("/d/1?x=2")},
+		{"https://auth.example.com/cb", "example.com.evil.net", true, "/auth/login?rd=" + url.QueryEscape("/d/1?x=2")},
+		{"https://auth.example.com/cb", "grafana.example.com", false, "/auth/login?rd=" + url.QueryEscape("/d/1?x=2")}, // http under an https site: not a return target
+		{"https://auth.example.com:{port}/cb", "grafana.example.com:8443", true, "https://auth.example.com:8443/auth/login?rd=" + url.QueryEscape("https://grafana.example.com:8443/d/1?x=2")},
+	} {
+		s := &Stauth{LoginPath: DefaultLoginPath, CookieDomain: "example.com", secrets: &secrets{redirectURI: c.redirect}}
+		r := httptest.NewRequest(http.MethodGet, "/d/1?x=2", nil)
+		r.Host = c.host
+		if !c.tls {
+			r.TLS = nil
+		} else if r.TLS == nil {
+			r.TLS = &tls.ConnectionState{}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}))
+		if got := s.loginTarget(r); got != c.want {
+			t.Errorf("%s on %s (tls %v): %q, want %q", c.redirect, c.host, c.tls, got, c.want)
+		}
 	}
 }
