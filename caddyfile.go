@@ -91,6 +91,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 //	    redirect_uri <url>                   # this site's callback, in place of [auth]'s redirect_uri
 //	    idle_timeout <duration>              # end a session unused this long; default off, ≥ 1m, < session_ttl
 //	    backchannel_logout_path <path>       # default /auth/backchannel-logout
+//	    cookie_domain <domain>               # share the session with the domain's subdomains (single sign-on)
+//	    allow_preflight                      # let CORS preflights (OPTIONS) through, logged out
+//	    upstream_jwt <audience> [<header>]   # a signed JWT about the user for the upstream; header default X-Stauth-Assertion
+//	    upstream_jwks_path <path>            # its public keys; default /auth/jwks.json (with upstream_jwt)
 //	}
 //
 // The matcher, when given, is * or a named matcher (@name); the directive
@@ -99,6 +103,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 // redirect_uri (the subdirective's, or else secrets.toml's; Streamlit's is
 // /oauth2callback), and of each provider's own redirect_uri if it has one. A relative secrets path is read
 // from Caddy's working directory.
+//
+// With cookie_domain example.com, redirect_uri's host must be example.com
+// or one of its subdomains. Several stauth directives in one site, over the
+// same secrets.toml, share one login: each gates its own matcher with its
+// own allow rules.
 func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
 	if !d.NextArg() {
@@ -121,6 +130,7 @@ func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var optionNames = []string{
 	"login_path", "logout_path", "user_path", "anonymous", "allow_emails", "allow_claim", "session_ttl",
 	"bearer", "bearer_audiences", "streamlit_user", "redirect_uri", "idle_timeout", "backchannel_logout_path",
+	"cookie_domain", "allow_preflight", "upstream_jwt", "upstream_jwks_path",
 }
 
 // unmarshalOption reads one line of the stauth block.
@@ -172,6 +182,23 @@ func (s *Stauth) unmarshalOption(d *caddyfile.Dispenser) error {
 			return d.Err("stauth: bearer_audiences needs at least one audience, such as https://api.example.com")
 		}
 		s.BearerAudiences = append(s.BearerAudiences, args...)
+	case "cookie_domain":
+		return one(&s.CookieDomain)
+	case "allow_preflight":
+		if len(args) != 0 {
+			return d.Err("stauth: allow_preflight takes no value")
+		}
+		s.AllowPreflight = true
+	case "upstream_jwt":
+		if len(args) < 1 || len(args) > 2 {
+			return d.Err("stauth: upstream_jwt takes the audience (the upstream the JWT is for) and optionally the header, like: upstream_jwt grafana X-Stauth-Assertion")
+		}
+		s.UpstreamJWT = &UpstreamJWT{Audience: args[0]}
+		if len(args) == 2 {
+			s.UpstreamJWT.Header = args[1]
+		}
+	case "upstream_jwks_path":
+		return one(&s.UpstreamJWKSPath)
 	case "session_ttl":
 		var text string
 		if err := one(&text); err != nil {

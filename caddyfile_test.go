@@ -191,10 +191,10 @@ func TestCaddyfileExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Caddyfile.example does not adapt: %v", err)
 	}
-	// Four directives; the one with a matcher adds a passive stauth for
+	// Seven directives; the two with a matcher add a passive stauth for
 	// the requests outside it.
-	if n, passive := strings.Count(string(cfg), `"handler":"stauth"`), strings.Count(string(cfg), `"passive":true`); n != 5 || passive != 1 {
-		t.Fatalf("Caddyfile.example has %d stauth handlers (%d passive) after adapting, want 5 (1 passive)", n, passive)
+	if n, passive := strings.Count(string(cfg), `"handler":"stauth"`), strings.Count(string(cfg), `"passive":true`); n != 9 || passive != 2 {
+		t.Fatalf("Caddyfile.example has %d stauth handlers (%d passive) after adapting, want 9 (2 passive)", n, passive)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // login transactions and the logout hint, each sealed with its own sealer.
 // With an https redirect_uri the cookies are Secure and their names take the
 // __Host- prefix (__Secure- for the logout hint, whose path is the logout
-// path).
+// path). With cookie_domain they carry Domain, which __Host- forbids: they
+// all take the __Secure- prefix on https.
 type cookieJar struct {
 	session     string
 	loginPrefix string
@@ -24,7 +25,10 @@ type cookieJar struct {
 	logoutHint string
 	logoutPath string
 	secure     bool
-	maxAge     int
+	// domain is cookie_domain: every cookie is sent to it and its
+	// subdomains. Empty: host-only cookies.
+	domain string
+	maxAge int
 
 	// ttl is session_ttl: every sealed value older than that is refused,
 	// whatever expiry it carries.
@@ -39,9 +43,12 @@ type cookieJar struct {
 type jarConfig struct {
 	// secrets are cookie_secret, then cookie_secret_previous.
 	secrets []string
-	// site is redirect_uri's origin: every value is bound to it.
-	site       string
-	secure     bool
+	// site is what every value is bound to: redirect_uri's origin, or the
+	// cookie domain (see Stauth.cookieBinding).
+	site   string
+	secure bool
+	// domain is cookie_domain, or empty for host-only cookies.
+	domain     string
 	ttl        time.Duration
 	logoutPath string
 }
@@ -50,13 +57,16 @@ type jarConfig struct {
 // cookie secrets, bound to the site.
 func newCookieJar(c jarConfig) (*cookieJar, error) {
 	prefix, hintPrefix := "stauth_", "stauth_"
-	if c.secure {
+	switch {
+	case c.secure && c.domain != "":
+		prefix, hintPrefix = "__Secure-stauth_", "__Secure-stauth_"
+	case c.secure:
 		prefix, hintPrefix = "__Host-stauth_", "__Secure-stauth_"
 	}
 	j := &cookieJar{
 		session: prefix + "session", loginPrefix: prefix + "login_",
 		logoutHint: hintPrefix + "logout", logoutPath: c.logoutPath,
-		secure: c.secure, maxAge: int(c.ttl / time.Second), ttl: c.ttl,
+		secure: c.secure, domain: c.domain, maxAge: int(c.ttl / time.Second), ttl: c.ttl,
 	}
 	var err error
 	for purpose, target := range map[string]**sealer{purposeSession: &j.sessions, purposeLogin: &j.logins, purposeLogoutHint: &j.hints} {
@@ -248,6 +258,7 @@ func (j *cookieJar) setAt(w http.ResponseWriter, path, name, value string, maxAg
 		Name:     name,
 		Value:    value,
 		Path:     path,
+		Domain:   j.domain,
 		MaxAge:   maxAge,
 		HttpOnly: true,
 		Secure:   j.secure,

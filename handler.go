@@ -3,17 +3,18 @@ package stauth
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 )
 
 // ServeHTTP answers stauth's own endpoints and gates every other request.
 func (s *Stauth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !s.takeTurn(r) {
+		return next.ServeHTTP(w, r) // an earlier stauth handled it (routes.go)
+	}
 	if s.Passive {
 		return s.identify(w, r, next)
 	}
@@ -42,11 +43,15 @@ func (s *Stauth) endpointList() []endpoint {
 			return s.serveCallback(w, r, path)
 		}})
 	}
-	return append(list,
+	list = append(list,
 		endpoint{"logout_path", s.LogoutPath, s.serveLogout},
 		endpoint{"user_path", s.UserPath, s.serveUser},
 		endpoint{"backchannel_logout_path", s.BackchannelLogoutPath, s.serveBackchannelLogout},
 	)
+	if s.UpstreamJWT != nil {
+		list = append(list, endpoint{"upstream_jwks_path", s.UpstreamJWKSPath, s.serveJWKS})
+	}
+	return list
 }
 
 // endpointFor finds the endpoint a request is for. The URL the browser asked
@@ -67,10 +72,12 @@ func (s *Stauth) endpointFor(r *http.Request) (*endpoint, *http.Request) {
 // gate lets a request with a valid session through, with the user's identity
 // in the placeholders, and stops the others.
 func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if s.AllowPreflight && isPreflight(r) {
+		return s.passPreflight(w, r, next)
+	}
 	if raw, ok := bearerToken(r); ok && s.bearer != nil {
 		return s.gateBearer(w, r, next, raw)
 	}
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	cookiesBefore := len(w.Header()["Set-Cookie"])
 	sess := s.currentSession(w, r)
 	if len(w.Header()["Set-Cookie"]) > cookiesBefore {
@@ -81,14 +88,13 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 	s.cookies.stripOwn(r.Header)
 	switch {
 	case sess == nil && s.Anonymous:
-		repl.Map(loggedOutPlaceholders)
+		// passed on logged out
 	case sess == nil:
 		return s.challenge(w, r)
 	case !s.rules.allows(sess):
 		return s.forbidden(w, r, sess)
-	default:
-		repl.Map(s.placeholders(sess))
 	}
+	s.handOver(r, sess) // placeholders, assertion; nil: logged out
 	s.passStreamlitUser(r, sess)
 	return next.ServeHTTP(w, r)
 }
@@ -97,16 +103,13 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 // placeholders set to the user of a valid session the rules let in, or
 // logged out. It writes nothing and calls no provider.
 func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	now := time.Now()
 	sess, _, _ := s.cookies.readSession(r, now)
 	s.cookies.stripOwn(r.Header)
-	if s.bound(sess) && s.ended(sess, now) == "" && s.rules.allows(sess) {
-		repl.Map(s.placeholders(sess))
-	} else {
+	if !s.bound(sess) || s.ended(sess, now) != "" || !s.rules.allows(sess) {
 		sess = nil
-		repl.Map(loggedOutPlaceholders)
 	}
+	s.handOver(r, sess)
 	s.passStreamlitUser(r, sess)
 	return next.ServeHTTP(w, r)
 }
@@ -175,7 +178,7 @@ func (s *Stauth) gateBearer(w http.ResponseWriter, r *http.Request, next caddyht
 	if !s.rules.allows(id.session) {
 		return s.forbidden(w, r, id.session)
 	}
-	r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer).Map(s.placeholders(id.session))
+	s.handOver(r, id.session)
 	return next.ServeHTTP(w, r)
 }
 
@@ -209,7 +212,7 @@ func isNavigation(r *http.Request) bool {
 func (s *Stauth) challenge(w http.ResponseWriter, r *http.Request) error {
 	setAuthHeaders(w.Header())
 	if isNavigation(r) {
-		return redirect(w, s.LoginPath+"?rd="+url.QueryEscape(originalURL(r).RequestURI()))
+		return redirect(w, s.loginTarget(r))
 	}
 	w.Header().Set("WWW-Authenticate", `Cookie realm="stauth", form-action="`+s.LoginPath+`"`)
 	return writeJSON(w, http.StatusUnauthorized, map[string]string{

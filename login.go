@@ -17,7 +17,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	q := r.URL.Query()
-	returnTo := safeReturnTo(q.Get("rd"))
+	returnTo := s.returnTo(q.Get("rd"))
 	if !q.Has("rd") {
 		returnTo = s.siteRoot()
 	}
@@ -44,7 +44,7 @@ func (s *Stauth) startLogin(w http.ResponseWriter, r *http.Request, p *provider,
 	if err != nil {
 		return err
 	}
-	if site, other := otherLoopbackHost(r, redirectURI); other {
+	if site, other := otherLoopbackHost(r, redirectURI); other && !s.sharesCookies(r.Host) {
 		return s.otherHostPage(w, r, site, p.name, returnTo)
 	}
 	s.warnOnOtherHost(r, redirectURI)
@@ -129,9 +129,10 @@ func (s *Stauth) unknownProviderPage(choice, returnTo string) page {
 }
 
 // warnOnOtherHost logs when a login starts on a host other than
-// redirect_uri's: the browser will not bring the login cookie back there.
+// redirect_uri's (and off cookie_domain): the browser will not bring the
+// login cookie back there.
 func (s *Stauth) warnOnOtherHost(r *http.Request, redirectURI string) {
-	if u, err := url.Parse(redirectURI); err == nil && !strings.EqualFold(u.Host, r.Host) {
+	if u, err := url.Parse(redirectURI); err == nil && !strings.EqualFold(u.Host, r.Host) && !s.sharesCookies(r.Host) {
 		s.logger.Warn("a login started on a host other than redirect_uri's, so the browser will not send the login cookie back; open the site at redirect_uri's host",
 			zap.String("request_host", r.Host), zap.String("redirect_uri", redirectURI))
 	}

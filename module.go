@@ -129,6 +129,32 @@ type Stauth struct {
 	// BackchannelLogoutPath receives the providers' OpenID Connect
 	// Back-Channel Logout tokens. Default: /auth/backchannel-logout.
 	BackchannelLogoutPath string `json:"backchannel_logout_path,omitempty"`
+	// CookieDomain shares one session across a domain and its subdomains
+	// (single sign-on): with example.com, a login on any of
+	// app.example.com, grafana.example.com, … holds for all of them, when
+	// their stauth read the same secrets.toml. The cookies then carry
+	// Domain=example.com (and the __Secure- prefix on https instead of
+	// __Host-); redirect_uri's host, the one callback host, must be the
+	// domain or one of its subdomains; a login's rd may be an absolute URL
+	// on the domain. Every host under the domain receives the cookies: see
+	// the README on sibling subdomains you do not control.
+	CookieDomain string `json:"cookie_domain,omitempty"`
+
+	// AllowPreflight lets CORS preflight requests (OPTIONS with Origin and
+	// Access-Control-Request-Method) through unauthenticated and logged
+	// out, so that a cross-origin app can call a protected API; the browser
+	// then sends the real request with its credentials, which is gated as
+	// usual. Default: off (a preflight gets a 401).
+	AllowPreflight bool `json:"allow_preflight,omitempty"`
+
+	// UpstreamJWT, when set, adds a short-lived signed JWT (ES256) about the
+	// logged-in user to every request passed on, in its header (replacing
+	// one the client sent), and serves the public key at UpstreamJWKSPath.
+	UpstreamJWT *UpstreamJWT `json:"upstream_jwt,omitempty"`
+
+	// UpstreamJWKSPath serves the public keys of upstream_jwt as a JWKS.
+	// Default, with upstream_jwt: /auth/jwks.json.
+	UpstreamJWKSPath string `json:"upstream_jwks_path,omitempty"`
 
 	secrets       *secrets
 	providers     map[string]*provider
@@ -151,6 +177,7 @@ type Stauth struct {
 	metrics       *stauthMetrics
 	// logoutVerifier checks back-channel logout tokens' signatures.
 	logoutVerifier *bearerVerifier
+	assertions     *assertionSigner
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -193,7 +220,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	s.warnAboutOpenProviders()
 	site := parseRedirect(s.secrets.redirectURI)
 	if s.cookies, err = newCookieJar(jarConfig{
-		secrets: s.secrets.cookieSecrets, site: site.Scheme + "://" + site.Host,
+		secrets: s.secrets.cookieSecrets, site: s.cookieBinding(), domain: s.CookieDomain,
 		secure: site.Scheme == "https", ttl: time.Duration(s.SessionTTL), logoutPath: s.LogoutPath,
 	}); err != nil {
 		return err
@@ -211,6 +238,9 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	s.shareRefreshes(ctx)
+	if err := s.setUpAssertions(); err != nil {
+		return err
+	}
 	s.setUpProviders(ctx)
 	if s.Bearer {
 		s.bearer = newBearerVerifier(s.providerOrder, s.BearerAudiences, nil)
@@ -234,6 +264,9 @@ func (s *Stauth) setDefaults() {
 	}
 	if s.BackchannelLogoutPath == "" {
 		s.BackchannelLogoutPath = DefaultBackchannelLogoutPath
+	}
+	if s.UpstreamJWT != nil && s.UpstreamJWKSPath == "" {
+		s.UpstreamJWKSPath = DefaultUpstreamJWKSPath
 	}
 }
 
@@ -275,6 +308,9 @@ func (s *Stauth) readSecrets() error {
 		return err
 	}
 	s.secrets = sec
+	if err := s.checkCookieDomain(); err != nil {
+		return err
+	}
 	s.callbackPaths = nil
 	for _, pc := range sec.providers {
 		path := parseRedirect(pc.redirectURI).Path
@@ -374,6 +410,9 @@ func (s *Stauth) Validate() error {
 	}
 	if len(s.BearerAudiences) > 0 && !s.Bearer {
 		return errors.New("stauth: bearer_audiences is set but bearer is not: add bearer to accept bearer tokens")
+	}
+	if err := s.checkUpstreamJWT(); err != nil {
+		return err
 	}
 	if s.SessionTTL < caddy.Duration(time.Minute) {
 		return fmt.Errorf("stauth: session_ttl %s is too short; use at least 1m (default 30d)", time.Duration(s.SessionTTL))

@@ -69,6 +69,41 @@ func safeReturnTo(rd string) string {
 	return rd
 }
 
+// safeReturnToDomain is safeReturnTo for a site with cookie_domain: rd may
+// also be an absolute URL with the site's scheme whose host is domain or one
+// of its subdomains, matched on a dot boundary (onDomain), with an optional
+// port and no user name; it comes back as url.Parse reads it, so the browser
+// is sent where it was checked to go. Without a domain, or for anything
+// else, it is safeReturnTo(rd).
+func safeReturnToDomain(rd, scheme, domain string) string {
+	if domain == "" || !strings.HasPrefix(rd, scheme+"://") {
+		return safeReturnTo(rd)
+	}
+	for i := 0; i < len(rd); i++ {
+		if rd[i] <= ' ' || rd[i] >= 0x7f || rd[i] == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(rd)
+	if err != nil || u.Scheme != scheme || u.User != nil || u.Opaque != "" || strings.ContainsAny(u.Host, "%@") {
+		return "/"
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return "/"
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return "/"
+	}
+	if !onDomain(u.Hostname(), domain) {
+		return "/"
+	}
+	if u.Path != "" && !strings.HasPrefix(u.EscapedPath(), "/") {
+		return "/"
+	}
+	return u.String()
+}
+
 // parseRedirect parses a redirect_uri that checkRedirectURI accepted.
 func parseRedirect(redirectURI string) *url.URL {
 	u, _ := url.Parse(strings.ReplaceAll(redirectURI, "{port}", "1"))
