@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"golang.org/x/oauth2"
 )
 
 func init() {
@@ -270,33 +268,6 @@ func (s *Stauth) setDefaults() {
 	}
 }
 
-// warnAboutFile warns when secrets.toml is readable by every user, and when
-// cookie_secret is too short to verify Streamlit's login links.
-func (s *Stauth) warnAboutFile() {
-	if info, err := os.Stat(s.SecretsFile); err == nil && info.Mode().Perm()&0o004 != 0 {
-		s.logger.Warn("the secrets file is readable by every user of this machine; restrict it with chmod 600",
-			zap.String("file", s.SecretsFile))
-	}
-	if len(s.secrets.cookieSecrets[0]) < 32 {
-		s.logger.Warn("cookie_secret is shorter than 32 characters: Streamlit's login links (st.login) cannot be verified with it, since HS256 needs a 256-bit key; make one with `openssl rand -hex 32`",
-			zap.String("file", s.SecretsFile))
-	}
-}
-
-// warnAboutOpenProviders warns when a provider lets in anyone who makes an
-// account there and no allow rule narrows it down.
-func (s *Stauth) warnAboutOpenProviders() {
-	if !s.rules.empty() || s.Passive {
-		return
-	}
-	for _, pc := range s.secrets.providers {
-		if who := openTo(pc.metadataURL); who != "" {
-			s.logger.Warn("this site has no allow rule, so "+who+" can log in through this provider; limit it with allow_emails (e.g. *@example.com) or allow_claim (e.g. allow_claim hd example.com for Google Workspace)",
-				zap.String("file", s.SecretsFile), zap.String("section", "["+pc.section+"]"))
-		}
-	}
-}
-
 // readSecrets reads secrets.toml, then finds the callback paths in the
 // redirect URIs and the cookie settings that follow from their scheme.
 func (s *Stauth) readSecrets() error {
@@ -328,51 +299,6 @@ func (s *Stauth) readSecrets() error {
 		}
 	}
 	return nil
-}
-
-// setUpProviders prepares every provider and starts discovering them in the
-// background, so the first login need not wait.
-func (s *Stauth) setUpProviders(ctx caddy.Context) {
-	base, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.client = newProviderClient()
-	clientCtx := context.WithValue(base, oauth2.HTTPClient, s.client)
-	s.providers = make(map[string]*provider, len(s.secrets.providers))
-	for _, pc := range s.secrets.providers {
-		p := newProvider(clientCtx, pc, sharesCallback(s.secrets.providers, pc), s.logger)
-		s.providers[pc.name] = p
-		s.providerOrder = append(s.providerOrder, p)
-		if s.Passive {
-			continue // it never talks to providers
-		}
-		go func() {
-			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil && !s.misconfigured(p, err) {
-				s.logger.Warn("provider not reachable yet; stauth will try again at the next login", zap.Error(err))
-			}
-		}()
-	}
-}
-
-// sharesCallback tells whether another provider has pc's callback path: the
-// callback is told apart by its path alone, so redirect URIs that differ
-// only in their query share it.
-func sharesCallback(all []providerConfig, pc providerConfig) bool {
-	path := parseRedirect(pc.redirectURI).Path
-	return slices.ContainsFunc(all, func(other providerConfig) bool {
-		return other.name != pc.name && parseRedirect(other.redirectURI).Path == path
-	})
-}
-
-// misconfigured tells whether a failed discovery found a document stauth
-// cannot use, which waiting will not mend, and then logs where to fix it.
-func (s *Stauth) misconfigured(p *provider, err error) bool {
-	var bad *metadataError
-	if !errors.As(err, &bad) {
-		return false
-	}
-	s.logger.Error("this provider cannot be used until its settings change: check server_metadata_url and client_kwargs in secrets.toml, and the provider's own settings",
-		zap.String("file", s.SecretsFile), zap.String("section", "["+p.section+"]"), zap.Error(err))
-	return true
 }
 
 // checkedCopy checks the whole configuration, secrets.toml included, on a

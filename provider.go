@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/coreos/go-oidc/v3/oidc"
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
@@ -356,4 +357,37 @@ func authStyle(configured string, supported []string) (oauth2.AuthStyle, error) 
 		return oauth2.AuthStyleInParams, nil
 	}
 	return 0, &metadataError{fmt.Sprintf("the token endpoint supports only %v; stauth authenticates with client_secret_basic or client_secret_post", supported)}
+}
+
+// setUpProviders prepares every provider and starts discovering them in the
+// background, so the first login need not wait.
+func (s *Stauth) setUpProviders(ctx caddy.Context) {
+	base, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.client = newProviderClient()
+	clientCtx := context.WithValue(base, oauth2.HTTPClient, s.client)
+	s.providers = make(map[string]*provider, len(s.secrets.providers))
+	for _, pc := range s.secrets.providers {
+		p := newProvider(clientCtx, pc, sharesCallback(s.secrets.providers, pc), s.logger)
+		s.providers[pc.name] = p
+		s.providerOrder = append(s.providerOrder, p)
+		if s.Passive {
+			continue // it never talks to providers
+		}
+		go func() {
+			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil && !s.misconfigured(p, err) {
+				s.logger.Warn("provider not reachable yet; stauth will try again at the next login", zap.Error(err))
+			}
+		}()
+	}
+}
+
+// sharesCallback tells whether another provider has pc's callback path: the
+// callback is told apart by its path alone, so redirect URIs that differ
+// only in their query share it.
+func sharesCallback(all []providerConfig, pc providerConfig) bool {
+	path := parseRedirect(pc.redirectURI).Path
+	return slices.ContainsFunc(all, func(other providerConfig) bool {
+		return other.name != pc.name && parseRedirect(other.redirectURI).Path == path
+	})
 }

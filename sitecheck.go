@@ -1,9 +1,14 @@
 package stauth
 
+// Start-up checks of a site's setup that do not stop Caddy: warnings that
+// say what to fix.
+
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,4 +126,43 @@ func routeTakesHost(route caddyhttp.Route, req *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// warnAboutFile warns when secrets.toml is readable by every user, and when
+// cookie_secret is too short to verify Streamlit's login links.
+func (s *Stauth) warnAboutFile() {
+	if info, err := os.Stat(s.SecretsFile); err == nil && info.Mode().Perm()&0o004 != 0 {
+		s.logger.Warn("the secrets file is readable by every user of this machine; restrict it with chmod 600",
+			zap.String("file", s.SecretsFile))
+	}
+	if len(s.secrets.cookieSecrets[0]) < 32 {
+		s.logger.Warn("cookie_secret is shorter than 32 characters: Streamlit's login links (st.login) cannot be verified with it, since HS256 needs a 256-bit key; make one with `openssl rand -hex 32`",
+			zap.String("file", s.SecretsFile))
+	}
+}
+
+// warnAboutOpenProviders warns when a provider lets in anyone who makes an
+// account there and no allow rule narrows it down.
+func (s *Stauth) warnAboutOpenProviders() {
+	if !s.rules.empty() || s.Passive {
+		return
+	}
+	for _, pc := range s.secrets.providers {
+		if who := openTo(pc.metadataURL); who != "" {
+			s.logger.Warn("this site has no allow rule, so "+who+" can log in through this provider; limit it with allow_emails (e.g. *@example.com) or allow_claim (e.g. allow_claim hd example.com for Google Workspace)",
+				zap.String("file", s.SecretsFile), zap.String("section", "["+pc.section+"]"))
+		}
+	}
+}
+
+// misconfigured tells whether a failed discovery found a document stauth
+// cannot use, which waiting will not mend, and then logs where to fix it.
+func (s *Stauth) misconfigured(p *provider, err error) bool {
+	var bad *metadataError
+	if !errors.As(err, &bad) {
+		return false
+	}
+	s.logger.Error("this provider cannot be used until its settings change: check server_metadata_url and client_kwargs in secrets.toml, and the provider's own settings",
+		zap.String("file", s.SecretsFile), zap.String("section", "["+p.section+"]"), zap.Error(err))
+	return true
 }
