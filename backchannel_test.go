@@ -36,20 +36,7 @@ func randomHex() string {
 // signLogoutToken signs claims with key, as the provider would.
 func signLogoutToken(t *testing.T, key *hostileop.Key, claims map[string]any) string {
 	t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: key.Alg, Key: key.Private},
-		(&jose.SignerOptions{}).WithType("logout+jwt").WithHeader("kid", key.KID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jws.CompactSerialize()
+	raw, err := key.SignJWT("logout+jwt", claims, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package stauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/base64"
@@ -64,11 +65,20 @@ func (f *bearerFixture) claims() map[string]any {
 // says otherwise).
 func mint(t testing.TB, key *hostileop.Key, alg jose.SignatureAlgorithm, claims map[string]any, header map[string]any) string {
 	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.KID)
+	signing := *key
+	signing.Alg = alg // such as PS256 with an RS256 key
+	typ, _ := header["typ"].(string)
+	rest := map[string]any{}
 	for k, v := range header {
-		opts = opts.WithHeader(jose.HeaderKey(k), v)
+		if k != "typ" {
+			rest[k] = v
+		}
 	}
-	return signJWT(t, jose.SigningKey{Algorithm: alg, Key: key.Private}, opts, claims)
+	raw, err := signing.SignJWT(cmp.Or(typ, "JWT"), claims, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
 
 // signJWT signs claims with sk.

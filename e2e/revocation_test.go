@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/stauth/caddy-stauth/internal/hostileop"
 	"github.com/stauth/caddy-stauth/internal/testcaddy"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -138,20 +136,7 @@ func waitRefused(t *testing.T, port int, cookie string) {
 // signedJWT signs claims with the hostile provider's published key.
 func signedJWT(t *testing.T, claims any) string {
 	t.Helper()
-	key := hostileop.SharedRSAKey("rsa-1")
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: key.Alg, Key: key.Private}, (&jose.SignerOptions{}).WithType("logout+jwt").WithHeader("kid", key.KID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jws.CompactSerialize()
+	raw, err := hostileop.SharedRSAKey("rsa-1").SignJWT("logout+jwt", claims, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

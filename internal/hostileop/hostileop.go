@@ -194,6 +194,29 @@ type Key struct {
 	Private crypto.Signer
 }
 
+// SignJWT signs claims (marshalled to JSON) as a compact JWS with the key,
+// its kid in the header, the type typ and any extra header fields: a token
+// as the provider would issue it, for tests that send one themselves.
+func (k *Key) SignJWT(typ string, claims any, header map[string]any) (string, error) {
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", k.KID)
+	for name, v := range header {
+		opts = opts.WithHeader(jose.HeaderKey(name), v)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.Private}, opts)
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
 var (
 	keysMu sync.Mutex
 	keys   = map[string]*Key{}
