@@ -304,7 +304,8 @@ func TestStreamlitUserAnonymous(t *testing.T) {
 // front-end does, and shows the user the app read there; the payload's
 // origin is the Origin Chromium sent. No _streamlit_user cookie ever
 // reaches the browser. The page's link to /app/auth/logout, a same-origin
-// navigation as st.logout() makes, signs out.
+// navigation as st.logout() makes, signs out and ends on the signed-out
+// page.
 func TestBrowserStreamlitUser(t *testing.T) {
 	chromiumPath(t)
 	s := startStreamlitSite(t, streamlitapps.Tornado, "/app", "", "")
@@ -325,7 +326,8 @@ func TestBrowserStreamlitUser(t *testing.T) {
 		t.Errorf("the browser holds %v: stauth must send no Streamlit cookie to it", names)
 	}
 	b.click("#logout")
-	b.waitFor("#username")
+	// The browser ends on stauth's signed-out page, whose link logs in again.
+	b.waitFor(chromedp.CSS(`main a.primary[href="/app/auth/login"]`))
 	if names := b.cookieNames(s.URL, "stauth_session"); len(names) != 0 {
 		t.Fatalf("after st.logout's navigation the browser still holds %v", names)
 	}

@@ -15,7 +15,6 @@ Listens on 127.0.0.1 only; prints "ready <port>" once listening.
 """
 
 import json
-import re
 import sys
 
 import itsdangerous
@@ -24,7 +23,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
-CHUNKS = re.compile(r"chunks-(\d+)")
+import streamlit_identity
+
 SECRET = sys.argv[2]
 
 
@@ -39,29 +39,8 @@ def read_cookie(cookies, name):
     return text if isinstance(text, str) else None
 
 
-def read_chunked(cookies, name):
-    value = read_cookie(cookies, name)
-    if value is None:
-        return None
-    m = CHUNKS.match(value)
-    if m is None:
-        return value
-    parts = [read_cookie(cookies, "%s_%d" % (name, i + 1)) for i in range(int(m.group(1)))]
-    if any(p is None for p in parts):
-        return None
-    return "".join(parts)
-
-
 def identity(conn):
-    def load(name):
-        raw = read_chunked(conn.cookies, name)
-        return None if raw is None else json.loads(raw)
-
-    return {
-        "user": load("_streamlit_user"),
-        "tokens": load("_streamlit_user_tokens"),
-        "origin": conn.headers.get("origin"),
-    }
+    return streamlit_identity.identity(lambda name: read_cookie(conn.cookies, name), conn.headers.get("origin"))
 
 
 async def health(request):

@@ -18,13 +18,13 @@ Listens on 127.0.0.1 only; prints "ready <port>" once listening.
 import asyncio
 import json
 import os
-import re
 import sys
 
 import tornado.web
 import tornado.websocket
 
-CHUNKS = re.compile(rb"chunks-(\d+)")
+import streamlit_identity
+
 
 
 def read_cookie(handler, name):
@@ -33,30 +33,12 @@ def read_cookie(handler, name):
     return get(name, max_age_days=31)
 
 
-def read_chunked(handler, name):
-    """A cookie as Streamlit reads it, joining chunks-N from name_1..name_N."""
-    value = read_cookie(handler, name)
-    if value is None:
-        return None
-    m = CHUNKS.match(value)
-    if m is None:
-        return value
-    parts = [read_cookie(handler, "%s_%d" % (name, i + 1)) for i in range(int(m.group(1)))]
-    if any(p is None for p in parts):
-        return None
-    return b"".join(parts)
-
-
 def identity(handler):
-    def load(name):
-        raw = read_chunked(handler, name)
-        return None if raw is None else json.loads(raw)
+    def read(name):
+        value = read_cookie(handler, name)
+        return None if value is None else value.decode("utf-8")
 
-    return {
-        "user": load("_streamlit_user"),
-        "tokens": load("_streamlit_user_tokens"),
-        "origin": handler.request.headers.get("Origin"),
-    }
+    return streamlit_identity.identity(read, handler.request.headers.get("Origin"))
 
 
 def page(base):
