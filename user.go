@@ -50,7 +50,7 @@ func (u userView) text(name string) string {
 	if kind, ok := strings.CutPrefix(name, tokensKey+"."); ok {
 		return u.tokens()[kind]
 	}
-	return claimText(u.sess.allClaims()[name])
+	return u.sess.claimText(name)
 }
 
 // tokens are the exposed tokens by kind (id, access).
