@@ -49,7 +49,7 @@ func (a accessRules) allows(s *session) bool {
 		return false
 	}
 	for _, rule := range a.claims {
-		if !claimHolds(s.allClaims()[rule.Claim], rule.Values) {
+		if !s.claimIsOneOf(rule.Claim, rule.Values) {
 			return false
 		}
 	}

@@ -7,8 +7,11 @@ import (
 
 func TestAccessRules(t *testing.T) {
 	user := func(email, verified string, claims map[string]any) *session {
-		s := &session{email: email, emailVerified: verified, decoded: claims}
-		s.decodeOnce.Do(func() {})
+		s := &session{}
+		if err := s.setClaims(claims); err != nil {
+			t.Fatal(err)
+		}
+		s.email, s.emailVerified = email, verified
 		return s
 	}
 	admins := map[string]any{"groups": []any{"staff", "admins"}, "tier": 2.0, "active": true}

@@ -540,8 +540,17 @@ func BenchmarkPlaceholders(b *testing.B) {
 		{"google/id+email+provider", googleShape, []string{"id", "email", "provider"}},
 		{"google/name", googleShape, []string{"name"}},
 		{"google/id+email+name+picture", googleShape, []string{"id", "email", "name", "picture"}},
+		{"google/picture", googleShape, []string{"picture"}},
+		{"google/iat", googleShape, []string{"iat"}},
+		{"okta/name", oktaShape, []string{"name"}},
+		{"okta/groups", oktaShape, []string{"groups"}},
+		{"okta/amr", oktaShape, []string{"amr"}},
+		{"okta/id+email+name+groups", oktaShape, []string{"id", "email", "name", "groups"}},
+		{"entra-50-groups/name", func() claimShape { return entraShape(50) }, []string{"name"}},
+		{"entra-50-groups/oid", func() claimShape { return entraShape(50) }, []string{"oid"}},
 		{"entra-50-groups/groups", func() claimShape { return entraShape(50) }, []string{"groups"}},
 		{"entra-50-groups/id+email+name+groups", func() claimShape { return entraShape(50) }, []string{"id", "email", "name", "groups"}},
+		{"entra-200-groups/groups", func() claimShape { return entraShape(200) }, []string{"groups"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			site := newBenchSite(b, benchSiteOptions{})

@@ -43,8 +43,8 @@ type session struct {
 	email         string
 	// emailVerified is "", "true" or "false" (the email_verified claim).
 	emailVerified string
-	// claims is the JSON object of every other claim, deflated when
-	// claimsDeflated is set.
+	// claims is the table of every other claim (see claimtable.go),
+	// deflated when claimsDeflated is set.
 	claims         string
 	claimsDeflated bool
 	idToken        string
@@ -53,12 +53,15 @@ type session struct {
 
 	decodeOnce sync.Once
 	decoded    map[string]any
+	// inflated is the claims table inflated, once, when it is deflated.
+	inflateOnce sync.Once
+	inflated    string
 }
 
 // Session payload format: a format byte, a flags byte, four varints and
 // length-prefixed strings, in this order.
 const (
-	sessionFormat       byte = 2
+	sessionFormat       byte = 3
 	flagClaimsDeflated  byte = 1 << 0
 	flagEmailVerifiedOK byte = 1 << 1 // email_verified present
 	flagEmailVerified   byte = 1 << 2 // and true
@@ -130,7 +133,9 @@ var separatedClaims = []string{"sub", "email", "email_verified"}
 // droppedClaims are protocol claims only needed while logging in.
 var droppedClaims = []string{"nonce", "at_hash", "c_hash"}
 
-// setClaims stores the claims, deflating them when that saves room.
+// setClaims stores the claims in a table, deflated when that saves enough
+// (see deflateAbove). They are first made what a JSON round trip makes them, so
+// that the session reads back the claims as it always did.
 func (sess *session) setClaims(claims map[string]any) error {
 	sess.sub, _ = claims["sub"].(string)
 	sess.email, _ = claims["email"].(string)
@@ -153,9 +158,14 @@ func (sess *session) setClaims(claims map[string]any) error {
 	if err != nil {
 		return err
 	}
-	sess.claims, sess.claimsDeflated = string(raw), false
-	if len(raw) > deflateAbove {
-		if small := deflate(raw); len(small) < len(raw) {
+	clear(rest)
+	if err := json.Unmarshal(raw, &rest); err != nil {
+		return err
+	}
+	table := appendClaimTable(nil, rest)
+	sess.claims, sess.claimsDeflated = string(table), false
+	if len(table) > deflateAbove {
+		if small := deflate(table); len(small) < len(table)*3/4 || (len(table) > deflateAnyAbove && len(small) < len(table)) {
 			sess.claims, sess.claimsDeflated = string(small), true
 		}
 	}
@@ -170,10 +180,16 @@ func deflate(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// deflateAbove is the claims size from which they are deflated: below it,
-// the few bytes saved on every request cost more than inflating them when a
-// placeholder or an allow_claim rule reads a claim.
-const deflateAbove = 1024
+// deflateAbove is the claims table size from which it is deflated when that
+// saves a quarter of it: below it, or for less, the bytes saved on every
+// request cost more than inflating them when a placeholder or an
+// allow_claim rule reads a claim (a table of GUIDs, as Entra's groups, saves
+// little). deflateAnyAbove is the size from which any saving counts: such a
+// table is about a cookie's worth, and the session's budget comes first.
+const (
+	deflateAbove    = 1024
+	deflateAnyAbove = 4096
+)
 
 // maxClaimsSize caps an inflated claims object, against a deflate bomb sealed
 // with a leaked secret.
@@ -201,12 +217,8 @@ func inflate(deflated string, limit int64) []byte {
 // allClaims returns every claim of the session, decoded once.
 func (sess *session) allClaims() map[string]any {
 	sess.decodeOnce.Do(func() {
-		raw := []byte(sess.claims)
-		if sess.claimsDeflated {
-			raw = inflate(sess.claims, maxClaimsSize)
-		}
 		claims := map[string]any{}
-		_ = json.Unmarshal(raw, &claims)
+		eachClaim(sess.claimTable(), func(name string, v claimRef) { claims[name] = v.value() })
 		claims["sub"] = sess.sub
 		if sess.email != "" {
 			claims["email"] = sess.email

@@ -69,7 +69,7 @@ func (u userView) text(name string) string {
 	if kind, ok := strings.CutPrefix(name, tokensKey+"."); ok {
 		return u.tokens()[kind]
 	}
-	return claimText(u.sess.allClaims()[name])
+	return u.sess.claimText(name)
 }
 
 // idleExpires is when the session ends unless used before (Unix seconds).

@@ -7,7 +7,11 @@
 //   - plain Caddy, with the Cookie header of a logged-in browser;
 //   - Caddy with stauth, with that same Cookie header;
 //   - for reference, plain Caddy with a trivial middleware (vars) before the
-//     respond, same Cookie: what any extra handler costs in a Caddy route.
+//     respond, same Cookie: what any extra handler costs in a Caddy route;
+//   - the README's recipe (recipe.go): reverse_proxy to an upstream with four
+//     constant header_up lines, and the same behind stauth with the id,
+//     email, name and groups placeholders, both with the Cookie of an
+//     Entra-shaped session of -groups groups.
 //
 // The session cookie comes from a real login against the development OpenID
 // provider (e2e/devop), so it has the size and contents a real one has.
@@ -66,6 +70,7 @@ type options struct {
 	out         string
 	minRatio    float64
 	cpuProfile  string
+	groups      int
 }
 
 func main() {
@@ -79,7 +84,8 @@ func main() {
 	flag.StringVar(&o.wrk, "wrk", "wrk", "the wrk command")
 	flag.StringVar(&o.out, "out", "", "also write the summary to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured rounds (Caddy in this process only) to this file")
-	flag.Float64Var(&o.minRatio, "min-ratio", 0, "exit 1 when stauth/plain (same Cookie) is below this; 0: never")
+	flag.Float64Var(&o.minRatio, "min-ratio", 0, "exit 1 when stauth/plain (same Cookie) or the recipe's ratio is below this; 0: never")
+	flag.IntVar(&o.groups, "groups", 50, "groups in the recipe's Entra-shaped session")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
@@ -106,7 +112,7 @@ func run(o options) error {
 	defer os.RemoveAll(dir)
 	testcaddy.Isolate(dir)
 
-	ports, err := freePorts(5)
+	ports, err := freePorts(8)
 	if err != nil {
 		return err
 	}
@@ -121,6 +127,22 @@ func run(o options) error {
 		return err
 	}
 	defer op.Close()
+	recipeRedirect := fmt.Sprintf("http://localhost:%d/oauth2callback", ports[7])
+	rec, err := startRecipeProvider(recipeRedirect, o.groups)
+	if err != nil {
+		return err
+	}
+	defer rec.op.Close()
+	recipeSecrets := filepath.Join(dir, "recipe-secrets.toml")
+	if err := os.WriteFile(recipeSecrets, []byte(fmt.Sprintf(`[auth]
+redirect_uri = %q
+cookie_secret = %q
+client_id = %q
+client_secret = %q
+server_metadata_url = %q
+`, recipeRedirect, randomHex(32), rec.op.ClientID, rec.op.ClientSecret, rec.op.MetadataURL)), 0o600); err != nil {
+		return err
+	}
 
 	secretsPath := filepath.Join(dir, "secrets.toml")
 	if err := os.WriteFile(secretsPath, []byte(fmt.Sprintf(`[auth]
@@ -152,7 +174,7 @@ http://localhost:%d {
 		respond %q
 	}
 }
-`, plainPort, body, authPort, secretsPath, body, varsPort, body)
+`, plainPort, body, authPort, secretsPath, body, varsPort, body) + rec.sites(ports[5], ports[6], ports[7], recipeSecrets)
 
 	where := "in this process"
 	if o.caddyBin == "" {
@@ -176,17 +198,27 @@ http://localhost:%d {
 	if err := check(plainURL, authURL, varsURL, cookie); err != nil {
 		return err
 	}
+	recipeCookie, recipeCount, err := rec.logIn()
+	if err != nil {
+		return err
+	}
+	if err := rec.check(recipeCookie); err != nil {
+		return err
+	}
 
 	configs := []config{
 		{name: "plain, no cookie", url: plainURL},
 		{name: "plain, same Cookie", url: plainURL, cookie: cookie},
 		{name: "stauth, Cookie", url: authURL, cookie: cookie},
 		{name: "plain+vars, Cookie", url: varsURL, cookie: cookie},
+		{name: "proxy, 4 constants", url: rec.plainURL, cookie: recipeCookie},
+		{name: "stauth proxy, recipe", url: rec.authURL, cookie: recipeCookie},
 	}
 	var head strings.Builder
 	fmt.Fprintf(&head, "stauth load test: wrk -t%d -c%d -d%s, %d rounds, configurations interleaved; Caddy %s, %d CPUs, %s\n",
 		o.threads, o.connections, o.duration, o.rounds, where, runtime.NumCPU(), runtime.Version())
-	fmt.Fprintf(&head, "session from a real login at the development provider: %d cookie(s), Cookie header %d bytes\n\n", count, len("Cookie: ")+len(cookie))
+	fmt.Fprintf(&head, "session from a real login at the development provider: %d cookie(s), Cookie header %d bytes\n", count, len("Cookie: ")+len(cookie))
+	fmt.Fprintf(&head, "recipe: reverse_proxy with id, email, name, groups header_up; Entra-shaped session of %d groups: %d cookie(s), Cookie header %d bytes\n\n", o.groups, recipeCount, len("Cookie: ")+len(recipeCookie))
 	if load := loadAverage(); load > 1 {
 		fmt.Fprintf(&head, "warning: the machine was busy before the test (load average %.2f): expect noisy figures\n", load)
 	}
@@ -233,6 +265,9 @@ http://localhost:%d {
 	if ratio := median(ratios(results[2], results[1])); o.minRatio > 0 && ratio < o.minRatio {
 		return fmt.Errorf("stauth/plain with the same Cookie is %.3f, below %.3f", ratio, o.minRatio)
 	}
+	if ratio := median(ratios(results[5], results[4])); o.minRatio > 0 && ratio < o.minRatio {
+		return fmt.Errorf("the recipe behind stauth / with constant headers is %.3f, below %.3f", ratio, o.minRatio)
+	}
 	return nil
 }
 
@@ -241,38 +276,40 @@ func roundLine(configs []config, results [][]float64, r int) string {
 	for i, c := range configs {
 		parts = append(parts, fmt.Sprintf("%s %.0f req/s", c.name, results[i][r]))
 	}
-	return strings.Join(parts, " | ") + fmt.Sprintf(" | ratio %.3f", results[2][r]/results[1][r])
+	return strings.Join(parts, " | ") + fmt.Sprintf(" | ratio %.3f | recipe ratio %.3f", results[2][r]/results[1][r], results[5][r]/results[4][r])
 }
 
 // table prints the per-round figures, their medians and the ratios. Each
 // ratio is taken within a round (the machine's state drifts between rounds)
 // and the median of those is reported.
 func table(configs []config, results [][]float64, rounds int) string {
-	const plain, plainCookie, stauth, vars = 0, 1, 2, 3
+	const plain, plainCookie, stauth, vars, proxy, recipe = 0, 1, 2, 3, 4, 5
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-7s", "round")
 	for _, c := range configs {
 		fmt.Fprintf(&b, " %20s", c.name)
 	}
-	fmt.Fprintf(&b, " %13s\n", "stauth/plain")
-	row := func(label string, v func(i int) float64, ratio float64) {
+	fmt.Fprintf(&b, " %13s %13s\n", "stauth/plain", "recipe ratio")
+	row := func(label string, v func(i int) float64, ratio, recipeRatio float64) {
 		fmt.Fprintf(&b, "%-7s", label)
 		for i := range configs {
 			fmt.Fprintf(&b, " %16.0f r/s", v(i))
 		}
-		fmt.Fprintf(&b, " %13.3f\n", ratio)
+		fmt.Fprintf(&b, " %13.3f %13.3f\n", ratio, recipeRatio)
 	}
 	for r := range rounds {
-		row(strconv.Itoa(r+1), func(i int) float64 { return results[i][r] }, results[stauth][r]/results[plainCookie][r])
+		row(strconv.Itoa(r+1), func(i int) float64 { return results[i][r] }, results[stauth][r]/results[plainCookie][r], results[recipe][r]/results[proxy][r])
 	}
 	gate := ratios(results[stauth], results[plainCookie])
-	row("median", func(i int) float64 { return median(results[i]) }, median(gate))
+	recipeGate := ratios(results[recipe], results[proxy])
+	row("median", func(i int) float64 { return median(results[i]) }, median(gate), median(recipeGate))
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "stauth / plain, same Cookie header:     %.3f  (the gate's cost; target >= 0.95; rounds %.3f..%.3f)\n", median(gate), slices.Min(gate), slices.Max(gate))
 	fmt.Fprintf(&b, "plain with Cookie / plain without:      %.3f  (what the cookie's bytes alone cost)\n", median(ratios(results[plainCookie], results[plain])))
 	fmt.Fprintf(&b, "stauth with Cookie / plain without:     %.3f  (all of it)\n", median(ratios(results[stauth], results[plain])))
 	fmt.Fprintf(&b, "plain+vars / plain, same Cookie header: %.3f  (reference: one trivial middleware in the route)\n", median(ratios(results[vars], results[plainCookie])))
 	fmt.Fprintf(&b, "stauth / plain+vars, same Cookie:       %.3f  (stauth beyond what any middleware costs)\n", median(ratios(results[stauth], results[vars])))
+	fmt.Fprintf(&b, "recipe: stauth + 4 placeholders / 4 constant headers, same Cookie: %.3f  (target >= 0.95; rounds %.3f..%.3f)\n", median(recipeGate), slices.Min(recipeGate), slices.Max(recipeGate))
 	return b.String()
 }
 
