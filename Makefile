@@ -32,7 +32,7 @@ lint:
 
 # The cost tests count allocations and live heap, which the race detector
 # changes: they run again without it.
-COST_TESTS = ^(TestCookieSizes|TestGateAllocations|TestMemoryFlatAcrossSessions|TestRevocationMemory|TestRevokedAllocations|TestRewriteStreamlitCookiesAllocs|TestStreamlitGateAllocations)$$
+COST_TESTS = ^(TestCookieSizes|TestGateAllocations|TestMemoryFlatAcrossSessions|TestRevocationMemory|TestRevokedAllocations|TestRewriteStreamlitCookiesAllocs|TestStreamlitGateAllocations|TestClaimPlaceholderAllocations)$$
 unit:
 	go test -race -count=1 ./...
 	go test -count=1 -run='$(COST_TESTS)' .
