@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -258,9 +259,10 @@ func TestHydraLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(final.Body)
 	final.Body.Close()
-	if final.Request.URL.String() != s.URL+"/" || final.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("after hydra's logout the browser is at %s with %s, want %s/ asking for a login", final.Request.URL, final.Status, s.URL)
+	if final.Request.URL.String() != s.URL+"/oauth2callback" || final.StatusCode != http.StatusOK || !strings.Contains(string(page), "You have signed out") {
+		t.Fatalf("after hydra's logout the browser is at %s with %s, want the signed-out page at %s/oauth2callback", final.Request.URL, final.Status, s.URL)
 	}
 	if s.op.Logouts() != 1 {
 		t.Fatalf("hydra's logout app accepted %d logouts, want 1", s.op.Logouts())

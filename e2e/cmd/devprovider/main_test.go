@@ -154,9 +154,10 @@ func assertLogInAndOut(t *testing.T, client *http.Client, siteURL, username, pas
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.Request.URL.String() != siteURL+"/" || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("after the provider's logout the browser is at %s with %s, want %s/ asking for a login", resp.Request.URL, resp.Status, siteURL)
+	if resp.Request.URL.String() != siteURL+"/oauth2callback" || resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "You have signed out") {
+		t.Fatalf("after the provider's logout the browser is at %s with %s, want stauth's signed-out page at %s/oauth2callback", resp.Request.URL, resp.Status, siteURL)
 	}
 }
 
