@@ -101,8 +101,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 // reads it before this method sees the tokens. A path matcher must be named,
 // because the secrets path may start with / too. The callback is the path of
 // redirect_uri (the subdirective's, or else secrets.toml's; Streamlit's is
-// /oauth2callback), and of each provider's own redirect_uri if it has one. A relative secrets path is read
-// from Caddy's working directory.
+// /oauth2callback), and of each provider's own redirect_uri if it has one.
+// A relative secrets path is read from Caddy's working directory.
 //
 // With cookie_domain example.com, redirect_uri's host must be example.com
 // or one of its subdomains. Several stauth directives in one site, over the
