@@ -380,6 +380,15 @@ func TestReviewDefaultPrompt(t *testing.T) {
 		if later := s.browser(t).startLogin("/auth/login"); later.Query().Has("prompt") {
 			t.Fatalf("the refused default prompt is sent again: %s", later)
 		}
+		// Another instance (or this one restarted) sharing Caddy's storage
+		// learns it at start, so the user does not log in twice there.
+		other := newTestSite(t, siteOptions{metadataURL: s.OP.MetadataURL, storageOf: s})
+		deadline := time.Now().Add(10 * time.Second)
+		for other.browser(t).startLogin("/auth/login").Query().Has("prompt") {
+			if time.Now().After(deadline) {
+				t.Fatal("an instance sharing the storage still sends the refused default prompt")
+			}
+		}
 	})
 	t.Run("review-10/configured-prompt-is-sent-as-written", func(t *testing.T) {
 		s := newTestSite(t, siteOptions{kwargs: `prompt = "select_account"`})

@@ -183,6 +183,7 @@ func (s *Stauth) retryWithoutDefaultPrompt(w http.ResponseWriter, r *http.Reques
 		return s.providerErrorPage(w, tx, "invalid_request", "")
 	}
 	p.promptRefused.Store(true)
+	s.rememberPromptRefusal(r.Context(), p)
 	s.logger.Warn("the provider refused the default prompt "+p.defaultPrompt+"; logging in again without it (set client_kwargs.prompt to choose one)", zap.String("provider", p.name))
 	return s.startLogin(w, r, p, tx.ReturnTo)
 }

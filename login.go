@@ -1,6 +1,7 @@
 package stauth
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -175,4 +176,30 @@ func (s *Stauth) siteRoot() string {
 		return base + "/"
 	}
 	return "/"
+}
+
+// promptRefusalKey is where Caddy's storage remembers that a provider
+// refused stauth's default prompt, by the provider's binding.
+func promptRefusalKey(p *provider) string {
+	return "stauth/providers/" + p.binding + "/default-prompt-refused"
+}
+
+// rememberPromptRefusal records in Caddy's storage that the provider
+// refused the default prompt, so that other instances, and this one after a
+// restart, do not send it and make the user log in twice (ORY Hydra
+// refuses it only after its login step). A failure only costs that.
+func (s *Stauth) rememberPromptRefusal(ctx context.Context, p *provider) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), providerTimeout)
+	defer cancel()
+	if err := s.storage.Store(ctx, promptRefusalKey(p), []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		s.logger.Warn("could not record in Caddy's storage that the provider refused the default prompt", zap.String("provider", p.name), zap.Error(err))
+	}
+}
+
+// recallPromptRefusal reads, at start, whether the provider refused the
+// default prompt before (see rememberPromptRefusal).
+func (s *Stauth) recallPromptRefusal(ctx context.Context, p *provider) {
+	if p.defaultPrompt != "" && s.storage.Exists(ctx, promptRefusalKey(p)) {
+		p.promptRefused.Store(true)
+	}
 }

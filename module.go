@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
 )
 
@@ -175,7 +176,9 @@ type Stauth struct {
 	metrics       *stauthMetrics
 	// logoutVerifier checks back-channel logout tokens' signatures.
 	logoutVerifier *bearerVerifier
-	assertions     *assertionSigner
+	// storage is Caddy's configured storage (see contextStorage).
+	storage    certmagic.Storage
+	assertions *assertionSigner
 }
 
 // ClaimRule lets a user in when a claim holds one of the values; for a claim
@@ -239,6 +242,7 @@ func (s *Stauth) Provision(ctx caddy.Context) error {
 	if err := s.setUpAssertions(); err != nil {
 		return err
 	}
+	s.storage = contextStorage(ctx)
 	s.setUpProviders(ctx)
 	if s.Bearer {
 		s.bearer = newBearerVerifier(s.providerOrder, s.BearerAudiences, nil)

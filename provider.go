@@ -375,6 +375,7 @@ func (s *Stauth) setUpProviders(ctx caddy.Context) {
 			continue // it never talks to providers
 		}
 		go func() {
+			s.recallPromptRefusal(ctx, p)
 			if _, err := p.discover(ctx); err != nil && ctx.Err() == nil && !s.misconfigured(p, err) {
 				s.logger.Warn("provider not reachable yet; stauth will try again at the next login", zap.Error(err))
 			}

@@ -79,6 +79,8 @@ type siteOptions struct {
 	authExtra string
 	// before are handler lines before stauth in the site's route.
 	before string
+	// storageOf, when set, is a site whose Caddy storage this one shares.
+	storageOf *testSite
 	// matcher, when set, is a path pattern: stauth takes only the requests
 	// it matches (stauth @gated …).
 	matcher string
@@ -138,6 +140,9 @@ func newTestSite(t *testing.T, o siteOptions) *testSite {
 		matcher = "@gated "
 	}
 	dir := t.TempDir()
+	if o.storageOf != nil {
+		dir = filepath.Dir(o.storageOf.Storage) // the same Caddy storage, as instances of a cluster
+	}
 	s.Storage = filepath.Join(dir, "caddy-storage")
 	globals := testcaddy.Globals(dir, port, testcaddy.FreePort(t))
 	if o.adminPort != 0 {
