@@ -52,6 +52,7 @@ FUZZTIME ?= 5s
 fuzz:
 	go test -run='^$$' -fuzz='^FuzzOpenSession$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzSafeReturnTo$$' -fuzztime=$(FUZZTIME) .
+	go test -run='^$$' -fuzz='^FuzzSafeReturnToDomain$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzParseSecrets$$' -fuzztime=$(FUZZTIME) .
 	go test -run='^$$' -fuzz='^FuzzRewriteStreamlitCookies$$' -fuzztime=$(FUZZTIME) .
 
