@@ -256,34 +256,27 @@ func readClaimValue(t string) (claimRef, string, bool) {
 }
 
 // findClaim returns the value of the claim name in a table.
-func findClaim(table, name string) (claimRef, bool) {
-	for t := table; t != ""; {
-		key, rest, ok := readBody(t)
-		if !ok {
-			break
-		}
-		var v claimRef
-		if v, t, ok = readClaimValue(rest); !ok {
-			break
-		}
+func findClaim(table, name string) (found claimRef, ok bool) {
+	eachClaim(table, func(key string, v claimRef) bool {
 		if key == name {
-			return v, true
+			found, ok = v, true
 		}
-	}
-	return claimRef{}, false
+		return !ok
+	})
+	return found, ok
 }
 
-// eachClaim calls f with every claim of a table, in order.
-func eachClaim(table string, f func(name string, v claimRef)) {
+// eachClaim calls f with every claim of a table, in order, until f returns
+// false.
+func eachClaim(table string, f func(name string, v claimRef) bool) {
 	for t := table; t != ""; {
 		key, rest, ok := readBody(t)
 		if !ok {
 			return
 		}
 		var v claimRef
-		if v, t, ok = readClaimValue(rest); !ok {
+		if v, t, ok = readClaimValue(rest); !ok || !f(key, v) {
 			return
 		}
-		f(key, v)
 	}
 }

@@ -228,6 +228,6 @@ func TestClaimTableMalformed(t *testing.T) {
 	for _, bad := range []string{"\x01a\xff", "\x01a\x08\x04", "\x01c\x08\x03abc", "\x01b\x09\x02\x01\xff", "\x01b\x09\x03\x09\x01\x09", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"} {
 		c, _ := findClaim(bad, bad[1:2])
 		_, _, _ = c.text(), c.holds([]string{"x"}), c.value()
-		eachClaim(bad, func(string, claimRef) {})
+		eachClaim(bad, func(string, claimRef) bool { return true })
 	}
 }

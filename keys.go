@@ -195,25 +195,10 @@ func (s *keySet) fetchShared(seen int) (any, error) {
 // signature key is kept as its public part; the others are skipped, so one
 // key of an unknown type does not hide the rest.
 func (s *keySet) fetch() ([]jose.JSONWebKey, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, providerTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.uri, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &providerError{reason: "answered " + resp.Status + " for its jwks_uri"}
-	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+	if err := getJSON(s.ctx, s.client, s.uri, &set); err != nil {
 		return nil, fmt.Errorf("the jwks_uri does not serve a key set: %w", err)
 	}
 	keys := make([]jose.JSONWebKey, 0, len(set.Keys))

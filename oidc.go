@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -181,19 +180,14 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, token *oaut
 // keeps only the text of a key fetch error, so the keys are fetched again
 // to tell (only after a failed check).
 func (p *provider) checkKeys(ctx context.Context, jwksURI string) *loginError {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURI, nil)
-	if err != nil {
-		return unreachable(err, "fetching the provider's signing keys")
-	}
-	resp, err := p.client().Do(req)
-	if err != nil {
-		return unreachable(err, "fetching the provider's signing keys")
-	}
-	defer resp.Body.Close()
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil || resp.StatusCode != http.StatusOK || len(set.Keys) == 0 {
+	err := getJSON(ctx, p.client(), jwksURI, &set)
+	switch {
+	case err != nil && !errors.As(err, new(*notJSONError)) && !errors.As(err, new(*providerError)):
+		return unreachable(err, "fetching the provider's signing keys")
+	case err != nil || len(set.Keys) == 0:
 		return badAnswer("the provider's jwks_uri serves no signing keys")
 	}
 	return nil

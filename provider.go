@@ -210,31 +210,49 @@ func (p *provider) runDiscovery(call *discovery) {
 
 // fetchMetadata reads and checks the discovery document.
 func (p *provider) fetchMetadata() (*discovered, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, providerTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metadataURL, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := p.client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &providerError{reason: "answered " + resp.Status}
-	}
 	var meta providerMetadata
-	if err := json.NewDecoder(resp.Body).Decode(&meta); err != nil {
-		var pe *providerError
-		if errors.As(err, &pe) {
-			return nil, err
+	if err := getJSON(p.ctx, p.client(), p.metadataURL, &meta); err != nil {
+		var bad *notJSONError
+		if errors.As(err, &bad) {
+			return nil, &metadataError{fmt.Sprintf("the discovery document is not valid JSON: %v", bad.err)}
 		}
-		return nil, &metadataError{fmt.Sprintf("the discovery document is not valid JSON: %v", err)}
+		return nil, err
 	}
 	return p.checkMetadata(&meta)
 }
+
+// getJSON fetches url from a provider with client, within providerTimeout,
+// and decodes its 200 answer into v. Another status is a *providerError; a
+// body that is not JSON, a *notJSONError.
+func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, providerTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return &providerError{reason: "answered " + resp.Status}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		if errors.As(err, new(*providerError)) {
+			return err // the body was too large
+		}
+		return &notJSONError{err}
+	}
+	return nil
+}
+
+// notJSONError is a provider's answer that is not the JSON asked for.
+type notJSONError struct{ err error }
+
+func (e *notJSONError) Error() string { return "the answer is not valid JSON: " + e.err.Error() }
 
 // client is the HTTP client for every request to the provider (see
 // newProviderClient).

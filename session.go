@@ -218,7 +218,7 @@ func inflate(deflated string, limit int64) []byte {
 func (sess *session) allClaims() map[string]any {
 	sess.decodeOnce.Do(func() {
 		claims := map[string]any{}
-		eachClaim(sess.claimTable(), func(name string, v claimRef) { claims[name] = v.value() })
+		eachClaim(sess.claimTable(), func(name string, v claimRef) bool { claims[name] = v.value(); return true })
 		claims["sub"] = sess.sub
 		if sess.email != "" {
 			claims["email"] = sess.email

@@ -202,19 +202,11 @@ func (k *Key) SignJWT(typ string, claims any, header map[string]any) (string, er
 	if err != nil {
 		return "", err
 	}
-	opts := (&jose.SignerOptions{}).WithType(jose.ContentType(typ)).WithHeader("kid", k.KID)
+	h := map[string]any{"typ": typ}
 	for name, v := range header {
-		opts = opts.WithHeader(jose.HeaderKey(name), v)
+		h[name] = v
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.Alg, Key: k.Private}, opts)
-	if err != nil {
-		return "", err
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
+	return sign(jose.SigningKey{Algorithm: k.Alg, Key: k.Private}, k.KID, &Behaviour{Header: h}, payload)
 }
 
 var (
