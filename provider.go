@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -101,56 +99,6 @@ type providerMetadata struct {
 	ResponseTypesSupported []string `json:"response_types_supported"`
 }
 
-// newProviderClient returns the HTTP client for every request to providers:
-// a timeout, a response size cap, and provider failures as errors.
-func newProviderClient() *http.Client {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.ResponseHeaderTimeout = providerTimeout
-	return &http.Client{Timeout: providerTimeout, Transport: guardedTransport{base}}
-}
-
-// guardedTransport turns a provider's 5xx answer into an error and caps the
-// size of every response body.
-type guardedTransport struct{ base http.RoundTripper }
-
-func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode >= 500 {
-		resp.Body.Close()
-		return nil, &providerError{reason: "answered " + resp.Status}
-	}
-	resp.Body = &cappedBody{body: resp.Body, left: maxProviderResponse}
-	return resp, nil
-}
-
-// cappedBody fails a read past its size limit.
-type cappedBody struct {
-	body io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.body.Read(p)
-	b.left -= int64(n)
-	if b.left < 0 {
-		return n, &providerError{reason: fmt.Sprintf("sent a response larger than %d bytes", maxProviderResponse)}
-	}
-	return n, err
-}
-
-func (b *cappedBody) Close() error { return b.body.Close() }
-
-// providerError is a provider that failed to answer properly.
-type providerError struct{ reason string }
-
-func (e *providerError) Error() string { return "the provider " + e.reason }
-
 // newProvider prepares a provider; nothing is fetched yet.
 func newProvider(ctx context.Context, pc providerConfig, sharedRedirect bool, logger *zap.Logger) *provider {
 	return &provider{providerConfig: pc, binding: providerBinding(pc), ctx: ctx, sharedRedirect: sharedRedirect, logger: logger}
@@ -220,39 +168,6 @@ func (p *provider) fetchMetadata() (*discovered, error) {
 	}
 	return p.checkMetadata(&meta)
 }
-
-// getJSON fetches url from a provider with client, within providerTimeout,
-// and decodes its 200 answer into v. Another status is a *providerError; a
-// body that is not JSON, a *notJSONError.
-func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, providerTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return &providerError{reason: "answered " + resp.Status}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		if errors.As(err, new(*providerError)) {
-			return err // the body was too large
-		}
-		return &notJSONError{err}
-	}
-	return nil
-}
-
-// notJSONError is a provider's answer that is not the JSON asked for.
-type notJSONError struct{ err error }
-
-func (e *notJSONError) Error() string { return "the answer is not valid JSON: " + e.err.Error() }
 
 // client is the HTTP client for every request to the provider (see
 // newProviderClient).
