@@ -80,3 +80,19 @@ func LogOut(client *http.Client, siteURL string) (*url.URL, error) {
 	}
 	return nil, fmt.Errorf("logout answered %s, want a redirect or a page that refreshes", resp.Status)
 }
+
+// ReturnFromLogout follows the provider's logout URL (where LogOut sent the
+// browser) and checks that the provider sends the browser back to stauth's
+// signed-out page at the site's callback.
+func ReturnFromLogout(client *http.Client, end *url.URL, siteURL string) error {
+	resp, err := client.Get(end.String())
+	if err != nil {
+		return err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.Request.URL.String() != siteURL+"/oauth2callback" || resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "You have signed out") {
+		return fmt.Errorf("after the provider's logout the browser is at %s with %s, want stauth's signed-out page at %s/oauth2callback", resp.Request.URL, resp.Status, siteURL)
+	}
+	return nil
+}
