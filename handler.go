@@ -94,8 +94,7 @@ func (s *Stauth) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Han
 	case !s.rules.allows(sess):
 		return s.forbidden(w, r, sess)
 	}
-	s.handOver(r, sess) // placeholders, assertion; nil: logged out
-	s.passStreamlitUser(r, sess)
+	s.handOver(r, sess) // placeholders, assertion, Streamlit's cookie; nil: logged out
 	return next.ServeHTTP(w, r)
 }
 
@@ -110,7 +109,6 @@ func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp
 		sess = nil
 	}
 	s.handOver(r, sess)
-	s.passStreamlitUser(r, sess)
 	return next.ServeHTTP(w, r)
 }
 

@@ -28,7 +28,7 @@ func (s *Stauth) serveLogin(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := s.pickProvider(choice)
 	if err != nil {
-		s.logger.Info("login refused", zap.Error(err))
+		s.logger.Info("login refused", zap.String("error", loggable(err)))
 		return writePage(w, http.StatusBadRequest, s.unknownProviderPage(choice, returnTo))
 	}
 	return s.startLogin(w, r, p, returnTo)

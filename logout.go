@@ -49,7 +49,7 @@ func (s *Stauth) signOut(w http.ResponseWriter, r *http.Request, sess *session, 
 	s.cookies.deleteLogoutHint(w)
 	setAuthHeaders(w.Header())
 	target, idToken := "", ""
-	if sess != nil && s.providers[sess.provider] != nil {
+	if s.bound(sess) { // never an ID token to a provider other than its own
 		p := s.providers[sess.provider]
 		if d, err := p.discover(r.Context()); err == nil && d.endSession != "" {
 			if postLogout, err := s.redirectURI(r, p); err == nil {

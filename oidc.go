@@ -87,7 +87,7 @@ func unreachable(err error, doing string) *loginError {
 	case errors.As(err, &opErr):
 		f = faultUnreachable
 	}
-	return &loginError{fault: f, reason: doing + ": " + err.Error()}
+	return &loginError{fault: f, reason: doing + ": " + loggable(err)}
 }
 
 // badAnswer is a provider that answered wrongly.
@@ -119,7 +119,7 @@ func (p *provider) exchange(ctx context.Context, d *discovered, tx *loginTransac
 		}
 		// Not a token response (x/oauth2 reads at most 1 MiB of it, so an
 		// oversized one fails to parse): the provider answered wrongly.
-		return nil, badAnswer("code exchange: " + err.Error())
+		return nil, badAnswer("code exchange: " + loggable(err))
 	}
 	id, err := p.verifyIDToken(ctx, d, token, tx.Nonce)
 	if err == nil {
@@ -152,7 +152,7 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, token *oaut
 		if keysErr := p.checkKeys(ctx, d.jwksURI); keysErr != nil {
 			return nil, keysErr
 		}
-		return nil, refuse("ID token rejected: %v", err)
+		return nil, refuse("ID token rejected: %s", loggable(err))
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return nil, refuse("ID token rejected: its nonce does not match the login's")
@@ -167,7 +167,7 @@ func (p *provider) verifyIDToken(ctx context.Context, d *discovered, token *oaut
 	}
 	claims := map[string]any{}
 	if err := idt.Claims(&claims); err != nil {
-		return nil, refuse("ID token rejected: %v", err)
+		return nil, refuse("ID token rejected: %s", loggable(err))
 	}
 	if azp, ok := claims["azp"]; (ok && azp != p.clientID) || (!ok && len(idt.Audience) > 1) {
 		return nil, refuse("ID token rejected: azp must be the client_id when present or when aud names other clients")
@@ -254,14 +254,14 @@ func (p *provider) mergeUserinfo(ctx context.Context, d *discovered, id *identit
 		if isUnreachable(err) {
 			return unreachable(err, "userinfo request")
 		}
-		return refuse("userinfo request failed: %v", err)
+		return refuse("userinfo request failed: %s", loggable(err))
 	}
 	if info.Subject != id.claims["sub"] {
 		return refuse("userinfo rejected: its sub is not the ID token's")
 	}
 	extra := map[string]any{}
 	if err := info.Claims(&extra); err != nil {
-		return refuse("userinfo rejected: %v", err)
+		return refuse("userinfo rejected: %s", loggable(err))
 	}
 	for k, v := range extra {
 		if !slices.Contains(protectedClaims, k) {

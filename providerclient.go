@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
+
+	"golang.org/x/oauth2"
 )
 
 // newProviderClient returns the HTTP client for every request to providers:
@@ -94,3 +97,31 @@ func getJSON(ctx context.Context, client *http.Client, url string, v any) error 
 type notJSONError struct{ err error }
 
 func (e *notJSONError) Error() string { return "the answer is not valid JSON: " + e.err.Error() }
+
+// maxLoggedError caps the text of a provider call's error in the log.
+const maxLoggedError = 200
+
+// loggable is the text of a provider call's error fit for the log and a
+// refusal's reason: an OAuth error answer by its status and code (x/oauth2
+// puts the whole response body in its error text, which a proxy or a
+// provider may fill with what was posted: the client secret or a refresh
+// token), any other error cut at its first line and maxLoggedError bytes
+// (go-oidc appends response bodies too); "" for none.
+func loggable(err error) string {
+	if err == nil {
+		return "" // a remembered outcome
+	}
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		status := "no response"
+		if re.Response != nil {
+			status = re.Response.Status
+		}
+		return fmt.Sprintf("the token endpoint answered %s, error %q", status, re.ErrorCode)
+	}
+	text, _, _ := strings.Cut(err.Error(), "\n")
+	if len(text) > maxLoggedError {
+		text = text[:maxLoggedError] + "…"
+	}
+	return text
+}

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 // TestGetJSON: a provider's document is decoded from a 200 answer; another
@@ -47,5 +49,31 @@ func TestGetJSON(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoggable: what a provider sent back never reaches the log whole: an
+// OAuth error answer is told by its status and code (x/oauth2 keeps the
+// body, which may echo the posted refresh token or client secret), other
+// errors are cut at a line and a length.
+func TestLoggable(t *testing.T) {
+	retrieve := &oauth2.RetrieveError{
+		Response:  &http.Response{Status: "403 Forbidden"},
+		Body:      []byte("blocked: grant_type=refresh_token&refresh_token=SECRET-RT&client_secret=SECRET-CS"),
+		ErrorCode: "",
+	}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{retrieve, `the token endpoint answered 403 Forbidden, error ""`},
+		{errors.New("401 Unauthorized: body line\nSECRET-RT"), "401 Unauthorized: body line"},
+		{errors.New(strings.Repeat("x", 500)), strings.Repeat("x", maxLoggedError) + "…"},
+		{nil, ""},
+	} {
+		got := loggable(c.err)
+		if got != c.want || strings.Contains(got, "SECRET") {
+			t.Errorf("loggable = %q, want %q", got, c.want)
+		}
 	}
 }

@@ -88,11 +88,11 @@ func (s *Stauth) renewTokens(ctx context.Context, sess *session) (renewed, ok bo
 		return true, true
 	case refreshLater:
 		if err != nil {
-			s.logger.Warn("access token refresh failed; trying again later", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
+			s.logger.Warn("access token refresh failed; trying again later", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.String("error", loggable(err)))
 		}
 		return false, true
 	default:
-		s.logger.Info("session ended: the access token could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
+		s.logger.Info("session ended: the access token could not be refreshed", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.String("error", loggable(err)))
 		return false, false
 	}
 }

@@ -81,9 +81,11 @@ func startState(r *http.Request) *requestState {
 
 // handOver prepares a request the gate or the passive stauth passes on:
 // the placeholders show the user of sess, or a logged-out request when it
-// is nil, and the upstream gets the assertion of that user (or none).
+// is nil, and the upstream gets the assertion of that user (or none) and,
+// with streamlit_user, Streamlit's cookie of that user (or none).
 func (s *Stauth) handOver(r *http.Request, sess *session) {
 	s.assertIdentity(r, sess)
+	s.passStreamlitUser(r, sess)
 	if st := stateOf(r); st != nil {
 		st.identified = sess != nil
 		if sess != nil {

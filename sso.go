@@ -134,16 +134,6 @@ func (s *Stauth) loginTarget(r *http.Request) string {
 	return callback.Scheme + "://" + callback.Host + s.LoginPath + "?rd=" + url.QueryEscape(back)
 }
 
-// listenerPort is the port of the listener that took the request, or "".
-func listenerPort(r *http.Request) string {
-	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
-			return port
-		}
-	}
-	return ""
-}
-
 // sharesCookies tells whether a request's Host (with or without a port) is
 // on cookie_domain, so that it shares stauth's cookies with the callback.
 func (s *Stauth) sharesCookies(host string) bool {

@@ -2,7 +2,6 @@ package stauth
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -175,12 +174,8 @@ func (m *streamlitMinter) siteOrigin(r *http.Request) string {
 	if m.origin != "" {
 		return m.origin
 	}
-	addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok {
-		return ""
-	}
-	_, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
+	port := listenerPort(r)
+	if port == "" {
 		return ""
 	}
 	origin, err := streamlitOrigin(strings.ReplaceAll(m.redirectURI, "{port}", port))

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
 )
 
 // Defaults of upstream_jwt.
@@ -225,7 +226,7 @@ func (s *Stauth) assertIdentity(r *http.Request, sess *session) {
 	}
 	token, err := a.assertion(sess, time.Now())
 	if err != nil {
-		s.logger.Error("the upstream assertion could not be signed")
+		s.logger.Error("the upstream assertion could not be signed; the request goes upstream without it", zap.String("provider", sess.provider), zap.Error(err))
 		return
 	}
 	r.Header[a.header] = []string{token}

@@ -41,12 +41,20 @@ func (s *Stauth) redirectURI(r *http.Request, p *provider) (string, error) {
 	if !strings.Contains(raw, "{port}") {
 		return raw, nil
 	}
+	if port := listenerPort(r); port != "" {
+		return strings.ReplaceAll(raw, "{port}", port), nil
+	}
+	return "", caddyhttp.Error(http.StatusInternalServerError, errors.New("stauth: the listener's port for {port} in redirect_uri is unknown (a request that reached Caddy through no listener?); write the port in redirect_uri instead of {port}"))
+}
+
+// listenerPort is the port of the listener that took the request, or "".
+func listenerPort(r *http.Request) string {
 	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
-			return strings.ReplaceAll(raw, "{port}", port), nil
+			return port
 		}
 	}
-	return "", caddyhttp.Error(http.StatusInternalServerError, errors.New("stauth: the listener's port for {port} in redirect_uri is unknown"))
+	return ""
 }
 
 // safeReturnTo keeps rd only when it is a path on this site: one leading /,
