@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Single sign-on across subdomains (cookie_domain).
@@ -27,6 +29,9 @@ func (s *Stauth) checkCookieDomain() error {
 	domain := strings.ToLower(strings.TrimPrefix(s.CookieDomain, "."))
 	if !isDomainName(domain) {
 		return fmt.Errorf("stauth: cookie_domain %q is not a domain name such as example.com (no scheme, port, path or IP address)", s.CookieDomain)
+	}
+	if suffix, _ := publicsuffix.PublicSuffix(domain); suffix == domain {
+		return fmt.Errorf("stauth: cookie_domain %s is a public suffix (like com, co.uk or github.io): browsers refuse cookies for it, and every site under it would share them; use your own domain, such as example.%s", domain, domain)
 	}
 	s.CookieDomain = domain
 	for _, pc := range s.secrets.providers {

@@ -226,13 +226,17 @@ func TestSSOConfigErrors(t *testing.T) {
 		{"https://stauth.localhost", "is not a domain name"},
 		{"stauth.localhost:8080", "is not a domain name"},
 		{"127.0.0.1", "is not a domain name"},
+		{"localhost", "is a public suffix"},
+		{"com", "is a public suffix"},
+		{"co.uk", "is a public suffix"},
+		{"github.io", "is a public suffix"},
 	} {
 		_, err := testcaddy.Adapt(fmt.Sprintf(":8080 {\n\tstauth %s {\n\t\tcookie_domain %s\n\t}\n}\n", secrets, c.domain))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("cookie_domain %s: error %v, want one saying %q", c.domain, err, c.want)
 		}
 	}
-	for _, ok := range []string{"stauth.localhost", ".stauth.localhost", "app.stauth.localhost", "localhost"} {
+	for _, ok := range []string{"stauth.localhost", ".stauth.localhost", "app.stauth.localhost"} {
 		if _, err := testcaddy.Adapt(fmt.Sprintf(":8080 {\n\tstauth %s {\n\t\tcookie_domain %s\n\t}\n}\n", secrets, ok)); err != nil {
 			t.Errorf("cookie_domain %s refused: %v", ok, err)
 		}
