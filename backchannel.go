@@ -199,7 +199,7 @@ func (s *Stauth) applyLogoutToken(ctx context.Context, lt *logoutToken, ip strin
 		}
 	}
 	now := time.Now()
-	until := now.Add(time.Duration(s.SessionTTL))
+	until := now.Add(s.markLifetime())
 	kind := "sid"
 	if lt.sid != "" {
 		err = s.revocations.RevokeSID(ctx, p.binding, lt.sid, until)

@@ -1,6 +1,7 @@
 package stauth
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -117,13 +118,22 @@ func (s *Stauth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.Errf("stauth: unexpected argument %q: stauth takes one path (and an optional matcher before it)", d.Val())
 	}
+	var seen []string
 	for d.NextBlock(0) {
+		if slices.Contains(seen, d.Val()) && !slices.Contains(repeatableOptions, d.Val()) {
+			return d.Errf("stauth: %s is given twice; keep one", d.Val())
+		}
+		seen = append(seen, d.Val())
 		if err := s.unmarshalOption(d); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// repeatableOptions add to what an earlier line gave; every other option
+// may be given once.
+var repeatableOptions = []string{"allow_emails", "allow_claim", "bearer_audiences"}
 
 // optionNames are the subdirectives of the stauth block, for error
 // messages; TestOptionNames keeps it and unmarshalOption in step.

@@ -131,6 +131,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"anonymous with value", "stauth " + good + " {\n\tanonymous yes\n}", "stauth: anonymous takes no value"},
 		{"allow_claim without value", "stauth " + good + " {\n\tallow_claim groups\n}", "stauth: allow_claim needs a claim and at least one value"},
 		{"allow_emails empty", "stauth " + good + " {\n\tallow_emails\n}", "stauth: allow_emails needs at least one email"},
+		{"an option twice", "stauth " + good + " {\n\tlogin_path /a\n\tlogin_path /b\n}", "stauth: login_path is given twice; keep one"},
 		{"bad duration", "stauth " + good + " {\n\tsession_ttl forever\n}", `stauth: session_ttl "forever" is not a duration`},
 		{"bad secrets", "stauth " + bad, "[auth]: client_secret is missing"},
 		{"guessable cookie_secret (review item 6)", "stauth " + writeTestSecrets(t, strings.Replace(validAuth, testCookieSecret, "CompanyName2024!", 1)), "[auth]: cookie_secret is easy to guess"},
@@ -159,6 +160,7 @@ func TestValidate(t *testing.T) {
 		{"relative login path", Stauth{LoginPath: "login"}, `login_path "login" must be a path starting with /`},
 		{"shared path", Stauth{UserPath: DefaultLogoutPath}, "are both /auth/logout"},
 		{"short session", Stauth{SessionTTL: caddy.Duration(time.Second)}, "session_ttl 1s is too short"},
+		{"empty bearer audience", Stauth{Bearer: true, BearerAudiences: []string{""}}, "bearer_audiences holds an empty audience"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

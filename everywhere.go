@@ -26,7 +26,7 @@ func (s *Stauth) serveLogoutEverywhere(w http.ResponseWriter, r *http.Request) e
 	}
 	stored := true
 	if s.revocations != nil {
-		err := s.revocations.RevokeSubBefore(r.Context(), sess.binding, sess.sub, now, now.Add(time.Duration(s.SessionTTL)))
+		err := s.revocations.RevokeSubBefore(r.Context(), sess.binding, sess.sub, now, now.Add(s.markLifetime()))
 		if stored = err == nil; !stored {
 			s.logger.Error("logging out everywhere could not be recorded in storage: this browser is signed out, other sessions of the user stay valid on other instances until they expire",
 				zap.String("provider", sess.provider), zap.String("session", shortID(sess)), zap.Error(err))

@@ -338,6 +338,9 @@ func (s *Stauth) Validate() error {
 		}
 		seen[e.path] = e.setting
 	}
+	if slices.Contains(s.BearerAudiences, "") {
+		return errors.New("stauth: bearer_audiences holds an empty audience; remove it")
+	}
 	if len(s.BearerAudiences) > 0 && !s.Bearer {
 		return errors.New("stauth: bearer_audiences is set but bearer is not: add bearer to accept bearer tokens")
 	}

@@ -140,3 +140,11 @@ func notStoredNote(stored bool) []string {
 	}
 	return []string{"This browser is signed out, but the sign-out could not be recorded on the server: a copy of the session made before it stays valid until it expires."}
 }
+
+// markLifetime is how long a revocation by sid or by user is kept: as long
+// as a session of this site lasts, and at least session_ttl's default, so
+// that a site with a short session_ttl sharing Caddy's storage with another
+// (single sign-on) does not let the other's sessions outlive it.
+func (s *Stauth) markLifetime() time.Duration {
+	return max(time.Duration(s.SessionTTL), DefaultSessionTTL)
+}
