@@ -67,21 +67,6 @@ func (a accessRules) allowsEmail(s *session) bool {
 	return slices.Contains(a.emails, email) || (at >= 0 && slices.Contains(a.domains, email[at:]))
 }
 
-// claimHolds tells whether a claim value, or one item of a list claim, is
-// one of values.
-func claimHolds(claim any, values []string) bool {
-	if list, ok := claim.([]any); ok {
-		for _, item := range list {
-			if claimHolds(item, values) {
-				return true
-			}
-		}
-		return false
-	}
-	text, ok := scalarText(claim)
-	return ok && slices.Contains(values, text)
-}
-
 // scalarText renders a string, number or boolean (of JSON or TOML) as text.
 func scalarText(v any) (string, bool) {
 	switch v := v.(type) {

@@ -27,13 +27,12 @@ const (
 	maxBearerCache = 10_000
 )
 
-// bearerIdentity is a verified bearer token: the provider that issued it and
-// its claims. It is shared by every request presenting the same token, so
-// it must not be modified.
+// bearerIdentity is a verified bearer token: its claims, its expiry, and
+// the session it stands for (which names the provider). It is shared by
+// every request presenting the same token, so it must not be modified.
 type bearerIdentity struct {
-	provider string
-	claims   map[string]any
-	expiry   time.Time
+	claims map[string]any
+	expiry time.Time
 	// session is the token as a session, for the allow rules and the
 	// placeholders: read-only, shared by every request with the token.
 	session *session
@@ -96,7 +95,6 @@ type bearerVerifier struct {
 type bearerIssuer struct {
 	issuer   string
 	verifier *oidc.IDTokenVerifier
-	keys     *keySet
 }
 
 // newBearerVerifier returns a verifier for tokens of providers whose aud
@@ -228,7 +226,7 @@ func (v *bearerVerifier) verifyFor(ctx context.Context, p *provider, iss, raw st
 			return nil, refuseBearer(bearerNotYetValid, nil)
 		}
 	}
-	return &bearerIdentity{provider: p.name, claims: claims, expiry: idt.Expiry}, nil
+	return &bearerIdentity{claims: claims, expiry: idt.Expiry}, nil
 }
 
 // keyErrorDescription tells the client why the signature check failed.
@@ -334,7 +332,7 @@ func (v *bearerVerifier) newIssuer(p *provider) (*bearerIssuer, error) {
 	}
 	keys := newKeySet(p.ctx, d.jwksURI, p.client(), d.algs, v.now)
 	config := &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: d.algs, Now: v.now}
-	return &bearerIssuer{issuer: d.issuer, keys: keys, verifier: oidc.NewVerifier(d.issuer, keys, config)}, nil
+	return &bearerIssuer{issuer: d.issuer, verifier: oidc.NewVerifier(d.issuer, keys, config)}, nil
 }
 
 // makeSession makes the session a verified token stands for: its claims,

@@ -120,7 +120,7 @@ func checkRefused(t *testing.T, raw string, id *bearerIdentity, err error, want 
 	var be *bearerError
 	switch {
 	case err == nil:
-		t.Fatalf("accepted (provider %q, claims %v); want refused with %q", id.provider, id.claims, want)
+		t.Fatalf("accepted (provider %q, claims %v); want refused with %q", id.session.provider, id.claims, want)
 	case !errors.As(err, &be):
 		t.Fatalf("error %T %v, want a *bearerError", err, err)
 	case be.description != want:
@@ -252,8 +252,8 @@ func TestBearerVerify(t *testing.T) {
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
-			if id.provider != "op" || id.claims["sub"] != hostileop.DefaultSubject || id.claims["iss"] != f.op.Issuer() {
-				t.Fatalf("identity: provider %q, claims %v", id.provider, id.claims)
+			if id.session.provider != "op" || id.claims["sub"] != hostileop.DefaultSubject || id.claims["iss"] != f.op.Issuer() {
+				t.Fatalf("identity: provider %q, claims %v", id.session.provider, id.claims)
 			}
 		})
 	}
@@ -334,7 +334,7 @@ func TestBearerKeyRotation(t *testing.T) {
 	raw, id, err := verify(next)
 	checkRefused(t, raw, id, err, bearerUnknownKey)
 	f.clock.advance(31 * time.Second)
-	if _, id, err := verify(next); err != nil || id.provider != "op" {
+	if _, id, err := verify(next); err != nil || id.session.provider != "op" {
 		t.Fatalf("the new key a minute after the last fetch: %v", err)
 	}
 	raw, id, err = verify(old)
@@ -414,8 +414,8 @@ func TestBearerRoutesByIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.provider != "two" {
-		t.Fatalf("provider %q, want two", id.provider)
+	if id.session.provider != "two" {
+		t.Fatalf("provider %q, want two", id.session.provider)
 	}
 	if n := len(one.op.Requests()); n != 0 {
 		t.Fatalf("the provider the token does not name got %d requests", n)

@@ -93,10 +93,3 @@ func (c *bearerCache) put(key [sha256.Size]byte, id *bearerIdentity, until, now 
 	}
 	c.entries[key] = bearerCacheEntry{id: id, until: until}
 }
-
-// len is how many tokens are cached.
-func (c *bearerCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}

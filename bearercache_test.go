@@ -57,7 +57,7 @@ func TestBearerCache(t *testing.T) {
 func TestBearerCacheBounded(t *testing.T) {
 	c := newBearerCache(100)
 	now := time.Now()
-	id := &bearerIdentity{provider: "op"}
+	id := &bearerIdentity{session: &session{provider: "op"}}
 	key := func(i int) [32]byte { return [32]byte{byte(i), byte(i >> 8), 1} }
 	for i := range 50 {
 		c.put(key(i), id, now.Add(time.Second), now)
@@ -141,4 +141,11 @@ func BenchmarkBearerCached(b *testing.B) {
 			b.Fatal("not answered from the cache")
 		}
 	}
+}
+
+// len is how many tokens are cached.
+func (c *bearerCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -230,4 +231,39 @@ func TestClaimTableMalformed(t *testing.T) {
 		_, _, _ = c.text(), c.holds([]string{"x"}), c.value()
 		eachClaim(bad, func(string, claimRef) bool { return true })
 	}
+}
+
+// claimText renders a claim for a placeholder: lists comma-joined, objects
+// as JSON, absent as empty.
+func claimText(v any) string {
+	if text, ok := scalarText(v); ok {
+		return text
+	}
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case []any:
+		items := make([]string, len(v))
+		for i, item := range v {
+			items[i] = claimText(item)
+		}
+		return strings.Join(items, ",")
+	}
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+// claimHolds tells whether a claim value, or one item of a list claim, is
+// one of values.
+func claimHolds(claim any, values []string) bool {
+	if list, ok := claim.([]any); ok {
+		for _, item := range list {
+			if claimHolds(item, values) {
+				return true
+			}
+		}
+		return false
+	}
+	text, ok := scalarText(claim)
+	return ok && slices.Contains(values, text)
 }

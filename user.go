@@ -1,7 +1,6 @@
 package stauth
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -137,26 +136,6 @@ func loggedOutPlaceholders(key string) (any, bool) {
 		return "false", true
 	}
 	return "", true
-}
-
-// claimText renders a claim for a placeholder: lists comma-joined, objects
-// as JSON, absent as empty.
-func claimText(v any) string {
-	if text, ok := scalarText(v); ok {
-		return text
-	}
-	switch v := v.(type) {
-	case nil:
-		return ""
-	case []any:
-		items := make([]string, len(v))
-		for i, item := range v {
-			items[i] = claimText(item)
-		}
-		return strings.Join(items, ",")
-	}
-	raw, _ := json.Marshal(v)
-	return string(raw)
 }
 
 // serveUser answers the session's user as JSON, like st.user; a POST
