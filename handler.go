@@ -113,8 +113,9 @@ func (s *Stauth) identify(w http.ResponseWriter, r *http.Request, next caddyhttp
 }
 
 // currentSession opens the request's session. A cookie that does not open,
-// has expired, or whose tokens cannot be refreshed is deleted. A session
-// sealed with a previous secret, or just refreshed, is sealed again.
+// has expired, was revoked, was idle too long, or whose tokens were refused
+// at refresh is deleted. A session sealed with a previous secret, just
+// refreshed, or due for a new last use (idle_timeout) is sealed again.
 func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session {
 	now := time.Now()
 	sess, stale, present := s.cookies.readSession(r, now)

@@ -147,8 +147,8 @@ func clientIP(r *http.Request) string {
 }
 
 // audit logs one audit event. It never carries a token, a cookie or a
-// secret: a provider, a sub, the first bytes of a session id and the
-// client's address.
+// secret: a provider, a sub, the first bytes of a session id, the client's
+// address, and the fields given (a reason, an email).
 func (s *Stauth) audit(event, provider, sub, session, ip string, fields ...zap.Field) {
 	s.logger.Info("audit: "+event, append([]zap.Field{zap.String("event", event), zap.String("provider", provider),
 		zap.String("sub", sub), zap.String("session", session), zap.String("client_ip", ip)}, fields...)...)

@@ -37,11 +37,14 @@ const (
 // through, configured from the secrets.toml that Streamlit's st.login reads.
 //
 // It answers its own endpoints (login, the callback at redirect_uri's path,
-// logout, and the user JSON) and gates every other request: with a valid
-// session the request goes on with the user's identity in the
-// `{http.auth.user.*}` placeholders; without one, a browser is sent to log in
-// and anything else gets a 401. Sessions live in encrypted cookies only, so
-// any number of Caddy instances sharing the secrets serve the same users.
+// logout, the user JSON and "log out everywhere", back-channel logout, and
+// the JWKS of upstream_jwt) and gates every other request: with a valid
+// session (or bearer token) the request goes on with the user's identity in
+// the `{http.auth.user.*}` placeholders; without one, a browser is sent to
+// log in and anything else gets a 401. Sessions live in encrypted cookies,
+// so any number of Caddy instances sharing the secrets serve the same users;
+// what must be shared besides (revocations, refresh results) lives in
+// Caddy's configured storage, mirrored in memory.
 type Stauth struct {
 	// SecretsFile is the path of the Streamlit secrets.toml whose [auth]
 	// section holds redirect_uri, cookie_secret and the providers. A relative
@@ -69,8 +72,9 @@ type Stauth struct {
 	// LogoutPath ends the session. Default: /auth/logout (Streamlit's).
 	LogoutPath string `json:"logout_path,omitempty"`
 
-	// UserPath answers the logged-in user as JSON, like st.user.
-	// Default: /auth/user.
+	// UserPath answers the logged-in user as JSON, like st.user, to a GET;
+	// a POST from this site logs the user out everywhere (every session of
+	// every browser). Default: /auth/user.
 	UserPath string `json:"user_path,omitempty"`
 
 	// Anonymous lets requests without a session through, logged out, instead
