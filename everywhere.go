@@ -4,10 +4,9 @@ package stauth
 // the user, in every browser, on every instance sharing the storage.
 
 import (
+	"context"
 	"net/http"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // serveLogoutEverywhere records that the session's user logged out of every
@@ -24,15 +23,11 @@ func (s *Stauth) serveLogoutEverywhere(w http.ResponseWriter, r *http.Request) e
 	if sess == nil || !s.bound(sess) {
 		return s.signOut(w, r, nil, true, logoutLanding(r))
 	}
-	stored := true
-	if s.revocations != nil {
-		err := s.revocations.RevokeSubBefore(r.Context(), sess.binding, sess.sub, now, now.Add(s.markLifetime()))
-		if stored = err == nil; !stored {
-			s.logger.Error("logging out everywhere could not be recorded in storage: this browser is signed out, other sessions of the user stay valid on other instances until they expire",
-				zap.String("provider", sess.provider), zap.String("session", shortID(sess)), zap.Error(err))
-		}
-		s.audit("revocation", sess.provider, sess.sub, shortID(sess), clientIP(r), zap.String("kind", "everywhere"), zap.Bool("stored", stored))
-	}
+	stored := s.recordRevocation(r, sess, "everywhere",
+		"logging out everywhere could not be recorded in storage: this browser is signed out, other sessions of the user stay valid on other instances until they expire",
+		func(ctx context.Context) error {
+			return s.revocations.RevokeSubBefore(ctx, sess.binding, sess.sub, now, now.Add(s.markLifetime()))
+		})
 	s.loggedOut(r, sess, "everywhere", stored)
 	return s.signOut(w, r, sess, stored, logoutLanding(r))
 }

@@ -34,7 +34,7 @@ func (s *Stauth) serveLogout(w http.ResponseWriter, r *http.Request) error {
 	sess, _, _ := s.cookies.readSession(r, time.Now())
 	stored := true
 	if sess != nil {
-		stored = s.revokeSession(r.Context(), sess, clientIP(r)) == nil
+		stored = s.revokeSession(r, sess)
 		s.loggedOut(r, sess, "session", stored)
 	}
 	return s.signOut(w, r, sess, stored, landing)

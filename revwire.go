@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -117,19 +118,32 @@ func (s *Stauth) revoked(sess *session) bool {
 		s.revocations.Revoked(sessionID(sess), sess.sid, sess.binding, sess.sub, time.Unix(sess.issued, 0))
 }
 
-// revokeSession records a logout of one session until its own expiry. An
-// error means other instances will not learn of it: it is logged here.
-func (s *Stauth) revokeSession(ctx context.Context, sess *session, clientIP string) error {
-	if s.revocations == nil || sessionID(sess) == ([16]byte{}) {
-		return nil
+// revokeSession records a logout of one session until its own expiry, and
+// tells whether it was stored for the other instances.
+func (s *Stauth) revokeSession(r *http.Request, sess *session) bool {
+	if sessionID(sess) == ([16]byte{}) {
+		return true // sealed before sessions had ids: nothing to name
 	}
-	err := s.revocations.RevokeSession(ctx, sessionID(sess), time.Unix(sess.expires, 0))
+	return s.recordRevocation(r, sess, "session",
+		"the logout could not be recorded in storage: the session cookie was deleted, but a copy of it stays valid on other instances until it expires",
+		func(ctx context.Context) error {
+			return s.revocations.RevokeSession(ctx, sessionID(sess), time.Unix(sess.expires, 0))
+		})
+}
+
+// recordRevocation stores a revocation of the session's kind with record,
+// logs it as lost (the message says what then stays valid) when storage
+// fails, audits it, and tells whether it was stored.
+func (s *Stauth) recordRevocation(r *http.Request, sess *session, kind, lost string, record func(context.Context) error) bool {
+	if s.revocations == nil {
+		return true
+	}
+	err := record(r.Context())
 	if err != nil {
-		s.logger.Error("the logout could not be recorded in storage: the session cookie was deleted, but a copy of it stays valid on other instances until it expires",
-			zap.String("provider", sess.provider), zap.String("session", shortID(sess)), zap.Error(err))
+		s.logger.Error(lost, zap.String("provider", sess.provider), zap.String("session", shortID(sess)), zap.Error(err))
 	}
-	s.audit("revocation", sess.provider, sess.sub, shortID(sess), clientIP, zap.String("kind", "session"), zap.Bool("stored", err == nil))
-	return err
+	s.audit("revocation", sess.provider, sess.sub, shortID(sess), clientIP(r), zap.String("kind", kind), zap.Bool("stored", err == nil))
+	return err == nil
 }
 
 // notStoredNote is the sentence a signed-out page adds when the logout

@@ -1,6 +1,7 @@
 package stauth
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,7 +145,7 @@ func (s *Stauth) setUpAssertions() error {
 		if i == 0 {
 			current = jose.JSONWebKey{Key: key, KeyID: jwk.KeyID, Algorithm: string(jose.ES256)}
 		}
-		if !containsKey(set.Keys, jwk.KeyID) {
+		if !slices.ContainsFunc(set.Keys, func(k jose.JSONWebKey) bool { return k.KeyID == jwk.KeyID }) {
 			set.Keys = append(set.Keys, jwk)
 		}
 	}
@@ -157,28 +159,10 @@ func (s *Stauth) setUpAssertions() error {
 	}
 	s.assertions = &assertionSigner{
 		signer: signer, issuer: s.assertionIssuer(), audience: s.UpstreamJWT.Audience,
-		header: textproto.CanonicalMIMEHeaderKey(cmpOr(s.UpstreamJWT.Header, DefaultUpstreamJWTHeader)),
+		header: textproto.CanonicalMIMEHeaderKey(cmp.Or(s.UpstreamJWT.Header, DefaultUpstreamJWTHeader)),
 		jwks:   jwks, cache: map[string]cachedAssertion{},
 	}
 	return nil
-}
-
-// containsKey tells whether keys hold one with this key id.
-func containsKey(keys []jose.JSONWebKey, kid string) bool {
-	for _, k := range keys {
-		if k.KeyID == kid {
-			return true
-		}
-	}
-	return false
-}
-
-// cmpOr returns a, or b when a is empty.
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // assertionIssuer is the iss of the assertions: the site, that is
