@@ -296,10 +296,7 @@ func (s *Stauth) readSecrets() error {
 		if !slices.Contains(s.callbackPaths, path) {
 			s.callbackPaths = append(s.callbackPaths, path)
 		}
-		section := "auth"
-		if pc.redirectURI != sec.redirectURI {
-			section += "." + pc.name
-		}
+		section := pc.redirectSection(sec.redirectURI)
 		for _, own := range s.endpointList() {
 			if own.setting != "redirect_uri" && path == own.path {
 				return &secretsError{file: s.SecretsFile, section: section, msg: fmt.Sprintf("redirect_uri's path %s is also stauth's %s; use another path, such as /oauth2callback", path, own.setting)}

@@ -352,3 +352,12 @@ func (p *secretsParser) checkMetadataURL(section, raw string) {
 		p.fail(section, "server_metadata_url %s %v", shownURL(raw), err)
 	}
 }
+
+// redirectSection names where the provider's redirect_uri is written, for
+// errors: its own [auth.NAME] when it differs from [auth]'s shared one.
+func (pc providerConfig) redirectSection(shared string) string {
+	if pc.redirectURI != shared {
+		return "auth." + pc.name
+	}
+	return "auth"
+}

@@ -37,11 +37,7 @@ func (s *Stauth) checkCookieDomain() error {
 	for _, pc := range s.secrets.providers {
 		host := strings.ToLower(parseRedirect(pc.redirectURI).Hostname())
 		if !onDomain(host, domain) {
-			section := "auth"
-			if pc.redirectURI != s.secrets.redirectURI {
-				section += "." + pc.name
-			}
-			return &secretsError{file: s.SecretsFile, section: section, msg: fmt.Sprintf(
+			return &secretsError{file: s.SecretsFile, section: pc.redirectSection(s.secrets.redirectURI), msg: fmt.Sprintf(
 				"redirect_uri's host %s is not cookie_domain %s nor one of its subdomains, so the callback would never receive the session cookie; use a redirect_uri such as https://auth.%s/oauth2callback, or another cookie_domain",
 				host, domain, domain)}
 		}

@@ -62,19 +62,25 @@ func listenerPort(r *http.Request) string {
 // Anything else, such as //evil.example, /\evil.example, a scheme or a line
 // break, gives /.
 func safeReturnTo(rd string) string {
-	if len(rd) == 0 || rd[0] != '/' || strings.HasPrefix(rd, "//") {
+	if len(rd) == 0 || rd[0] != '/' || strings.HasPrefix(rd, "//") || !plainURLText(rd) {
 		return "/"
-	}
-	for i := 0; i < len(rd); i++ {
-		if rd[i] <= ' ' || rd[i] >= 0x7f || rd[i] == '\\' {
-			return "/"
-		}
 	}
 	u, err := url.Parse(rd)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
 		return "/"
 	}
 	return rd
+}
+
+// plainURLText tells whether a URL is printable ASCII without a space or a
+// backslash (which browsers read as /).
+func plainURLText(u string) bool {
+	for i := 0; i < len(u); i++ {
+		if u[i] <= ' ' || u[i] >= 0x7f || u[i] == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // safeReturnToDomain is safeReturnTo for a site with cookie_domain: rd may
@@ -87,10 +93,8 @@ func safeReturnToDomain(rd, scheme, domain string) string {
 	if domain == "" || !strings.HasPrefix(rd, scheme+"://") {
 		return safeReturnTo(rd)
 	}
-	for i := 0; i < len(rd); i++ {
-		if rd[i] <= ' ' || rd[i] >= 0x7f || rd[i] == '\\' {
-			return "/"
-		}
+	if !plainURLText(rd) {
+		return "/"
 	}
 	u, err := url.Parse(rd)
 	if err != nil || u.Scheme != scheme || u.User != nil || u.Opaque != "" || strings.ContainsAny(u.Host, "%@") {
