@@ -78,18 +78,6 @@ func (c *bearerCache) get(key [sha256.Size]byte, now time.Time) *bearerIdentity 
 func (c *bearerCache) put(key [sha256.Size]byte, id *bearerIdentity, until, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for k, e := range c.entries {
-			if !now.Before(e.until) {
-				delete(c.entries, k)
-			}
-		}
-		for k := range c.entries {
-			if len(c.entries) < c.max-c.max/10 {
-				break
-			}
-			delete(c.entries, k)
-		}
-	}
+	makeRoom(c.entries, c.max, func(e bearerCacheEntry) bool { return !now.Before(e.until) })
 	c.entries[key] = bearerCacheEntry{id: id, until: until}
 }

@@ -168,13 +168,7 @@ func (rf *refresher) remember(key [32]byte, outcome refreshOutcome, now time.Tim
 	outcome.until = now.Add(map[refreshVerdict]time.Duration{refreshDone: refreshReuse, refreshLater: refreshRetryAfter, refreshRefused: refreshRefusedFor}[outcome.verdict])
 	rf.mu.Lock()
 	defer rf.mu.Unlock()
-	if len(rf.outcomes) >= maxRefreshOutcomes {
-		for k, o := range rf.outcomes {
-			if !now.Before(o.until) || len(rf.outcomes) >= maxRefreshOutcomes {
-				delete(rf.outcomes, k)
-			}
-		}
-	}
+	makeRoom(rf.outcomes, maxRefreshOutcomes, func(o refreshOutcome) bool { return !now.Before(o.until) })
 	rf.outcomes[key] = outcome
 }
 

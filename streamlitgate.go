@@ -151,18 +151,8 @@ func (m *streamlitMinter) mint(r *http.Request, sess *session, now time.Time) st
 func (m *streamlitMinter) store(key streamlitMintKey, c streamlitMint, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.cache[key]; !ok && len(m.cache) >= streamlitMintCacheSize {
-		for k, old := range m.cache {
-			if now.Sub(old.at) >= streamlitMintMaxAge {
-				delete(m.cache, k)
-			}
-		}
-		for k := range m.cache {
-			if len(m.cache) < streamlitMintCacheSize {
-				break
-			}
-			delete(m.cache, k)
-		}
+	if _, ok := m.cache[key]; !ok {
+		makeRoom(m.cache, streamlitMintCacheSize, func(old streamlitMint) bool { return now.Sub(old.at) >= streamlitMintMaxAge })
 	}
 	m.cache[key] = c
 }

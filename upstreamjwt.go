@@ -246,16 +246,7 @@ func (a *assertionSigner) assertion(sess *session, now time.Time) (string, error
 		return token, err
 	}
 	a.mu.Lock()
-	if len(a.cache) >= maxCachedAssertions {
-		for k, c := range a.cache {
-			if now.UnixNano() >= c.reuseUntil {
-				delete(a.cache, k)
-			}
-		}
-		if len(a.cache) >= maxCachedAssertions {
-			clear(a.cache)
-		}
-	}
+	makeRoom(a.cache, maxCachedAssertions, func(c cachedAssertion) bool { return now.UnixNano() >= c.reuseUntil })
 	a.cache[key] = cachedAssertion{token: token, sub: sess.sub, email: sess.email, reuseUntil: now.Add(assertionReuse).UnixNano()}
 	a.mu.Unlock()
 	return token, nil
