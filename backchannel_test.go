@@ -207,3 +207,31 @@ func waitNextSecond() {
 	timer := time.NewTimer(time.Until(time.Unix(start+1, 0)))
 	<-timer.C
 }
+
+// TestBackchannelLogoutEndsBearerTokens: a back-channel logout of a user
+// also refuses the bearer tokens issued to them before it; a token issued
+// after it works.
+func TestBackchannelLogoutEndsBearerTokens(t *testing.T) {
+	s := newTestSite(t, siteOptions{stauth: "bearer"})
+	rsa := hostileop.SharedRSAKey("rsa-1")
+	token := func(iat time.Time) string {
+		return mint(t, rsa, jose.RS256, map[string]any{"iss": s.OP.Issuer(), "sub": "api-user", "aud": s.OP.ClientID,
+			"iat": iat.Unix(), "exp": iat.Add(10 * time.Minute).Unix()}, nil)
+	}
+	before := token(time.Now().Add(-time.Minute))
+	status := func(raw string) int {
+		return s.browser(t).do(http.MethodGet, "/private", "Authorization", "Bearer "+raw).StatusCode
+	}
+	if got := status(before); got != http.StatusOK {
+		t.Fatalf("a valid bearer token: %d", got)
+	}
+	if got, body, _ := s.postLogoutToken(t, signLogoutToken(t, rsa, logoutClaims(s, "api-user"))); got != http.StatusOK {
+		t.Fatalf("back-channel logout: %d %s", got, body)
+	}
+	if got := status(before); got != http.StatusUnauthorized {
+		t.Fatalf("a bearer token issued before the user's logout: %d, want 401", got)
+	}
+	if got := status(token(time.Now().Add(2 * time.Second))); got != http.StatusOK {
+		t.Fatalf("a bearer token issued after the logout: %d", got)
+	}
+}

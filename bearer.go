@@ -62,6 +62,7 @@ func refuseBearer(description string, err error) *bearerError {
 
 // What a refused bearer token is told (RFC 6750 §3 error_description).
 const (
+	bearerLoggedOut    = "the token's user or provider session was logged out after it was issued"
 	bearerNotJWT       = "the token is not a JWT signed with an asymmetric algorithm"
 	bearerTooLong      = "the token is too long"
 	bearerUnknownIss   = "the token's issuer is not a provider of this site"
@@ -338,7 +339,12 @@ func (v *bearerVerifier) newIssuer(p *provider) (*bearerIssuer, error) {
 // makeSession makes the session a verified token stands for: its claims,
 // bound to its provider, valid until the token expires.
 func (id *bearerIdentity) makeSession(p *provider, now time.Time) error {
-	sess := &session{provider: p.name, binding: p.binding, issued: now.Unix(), lastUsed: now.Unix(), expires: id.expiry.Unix()}
+	issued := now.Unix()
+	if iat, ok := id.claims["iat"].(float64); ok {
+		issued = int64(iat) // so that a logout of the user before it ends it
+	}
+	sess := &session{provider: p.name, binding: p.binding, issued: issued, lastUsed: now.Unix(), expires: id.expiry.Unix()}
+	sess.sid, _ = id.claims["sid"].(string)
 	if err := sess.setClaims(id.claims); err != nil {
 		return refuseBearer(bearerNotJWT, err)
 	}

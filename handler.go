@@ -173,6 +173,13 @@ func (s *Stauth) gateBearer(w http.ResponseWriter, r *http.Request, next caddyht
 		w.Header().Set("WWW-Authenticate", bearerChallenge(description))
 		return writeJSON(w, status, map[string]string{"error": "invalid_token", "message": description})
 	}
+	if s.revoked(id.session) {
+		// Its user was logged out after it was issued (back-channel logout,
+		// log out everywhere), or its provider session was.
+		setAuthHeaders(w.Header())
+		w.Header().Set("WWW-Authenticate", bearerChallenge(bearerLoggedOut))
+		return writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "message": bearerLoggedOut})
+	}
 	s.cookies.stripOwn(r.Header)
 	if !s.rules.allows(id.session) {
 		return s.forbidden(w, r, id.session)
