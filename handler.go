@@ -147,7 +147,7 @@ func (s *Stauth) currentSession(w http.ResponseWriter, r *http.Request) *session
 		if err := s.cookies.writeSession(w, r, sess); err != nil {
 			// The browser keeps the cookie it has: still valid, sealed with a
 			// previous secret or holding the tokens before this refresh.
-			s.logger.Error("the session could not be sealed again", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
+			s.logger.Error("the session could not be sealed again, so the browser keeps its current cookie; it holds too many claims or tokens for the cookie budget: expose fewer tokens (expose_tokens) or ask the provider for fewer claims", zap.String("provider", sess.provider), zap.String("sub", sess.sub), zap.Error(err))
 		}
 	}
 	return sess
