@@ -37,6 +37,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,24 +135,12 @@ func run(o options) error {
 	}
 	defer rec.op.Close()
 	recipeSecrets := filepath.Join(dir, "recipe-secrets.toml")
-	if err := os.WriteFile(recipeSecrets, []byte(fmt.Sprintf(`[auth]
-redirect_uri = %q
-cookie_secret = %q
-client_id = %q
-client_secret = %q
-server_metadata_url = %q
-`, recipeRedirect, randomHex(32), rec.op.ClientID, rec.op.ClientSecret, rec.op.MetadataURL)), 0o600); err != nil {
+	if err := writeSecrets(recipeSecrets, recipeRedirect, rec.op.ClientID, rec.op.ClientSecret, rec.op.MetadataURL); err != nil {
 		return err
 	}
 
 	secretsPath := filepath.Join(dir, "secrets.toml")
-	if err := os.WriteFile(secretsPath, []byte(fmt.Sprintf(`[auth]
-redirect_uri = %q
-cookie_secret = %q
-client_id = %q
-client_secret = %q
-server_metadata_url = %q
-`, redirectURI, randomHex(32), op.ClientID, op.ClientSecret, op.MetadataURL)), 0o600); err != nil {
+	if err := writeSecrets(secretsPath, redirectURI, op.ClientID, op.ClientSecret, op.MetadataURL); err != nil {
 		return err
 	}
 	caddyfile := testcaddy.Globals(dir, ports[2], ports[3]) + fmt.Sprintf(`
@@ -380,6 +369,12 @@ func logIn(siteURL string) (string, int, error) {
 		return "", 0, fmt.Errorf("login ended with %s: %q", resp.Status, page)
 	}
 	u, _ := resp.Request.URL.Parse(siteURL)
+	return sessionCookieHeader(jar, u)
+}
+
+// sessionCookieHeader is the Cookie header of the session cookies jar holds
+// for u, and how many there are.
+func sessionCookieHeader(jar http.CookieJar, u *url.URL) (string, int, error) {
 	var pairs []string
 	for _, c := range jar.Cookies(u) {
 		if strings.HasPrefix(c.Name, "stauth_session") {
@@ -387,7 +382,7 @@ func logIn(siteURL string) (string, int, error) {
 		}
 	}
 	if len(pairs) == 0 {
-		return "", 0, errors.New("login set no session cookie")
+		return "", 0, errors.New("the login set no session cookie")
 	}
 	return strings.Join(pairs, "; "), len(pairs), nil
 }
@@ -496,4 +491,16 @@ func loadAverage() float64 {
 	}
 	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
 	return f
+}
+
+// writeSecrets writes a secrets.toml for one provider, with a fresh
+// cookie_secret.
+func writeSecrets(path, redirectURI, clientID, clientSecret, metadataURL string) error {
+	return os.WriteFile(path, []byte(fmt.Sprintf(`[auth]
+redirect_uri = %q
+cookie_secret = %q
+client_id = %q
+client_secret = %q
+server_metadata_url = %q
+`, redirectURI, randomHex(32), clientID, clientSecret, metadataURL)), 0o600)
 }

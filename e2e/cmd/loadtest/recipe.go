@@ -11,7 +11,6 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,16 +131,7 @@ func (r *recipe) logIn() (string, int, error) {
 		return "", 0, fmt.Errorf("recipe login ended with %s: %q", resp.Status, page)
 	}
 	u, _ := resp.Request.URL.Parse(r.authURL)
-	var pairs []string
-	for _, c := range jar.Cookies(u) {
-		if strings.HasPrefix(c.Name, "stauth_session") {
-			pairs = append(pairs, c.Name+"="+c.Value)
-		}
-	}
-	if len(pairs) == 0 {
-		return "", 0, errors.New("recipe login set no session cookie")
-	}
-	return strings.Join(pairs, "; "), len(pairs), nil
+	return sessionCookieHeader(jar, u)
 }
 
 // check makes sure both proxies pass the same four identity headers to the
